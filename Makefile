@@ -1,0 +1,49 @@
+# Airlock developer entry point. `make run` starts the registry; `make test` runs everything.
+# Both install what they need (uv, the locked Python dependencies, the pinned npm for tests).
+
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .cache/bootstrap/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+
+.PHONY: help run test test-sqlite test-postgresql lint fmt typecheck migrate bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m venv .cache/bootstrap
+	.cache/bootstrap/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+run: $(VENV)/.synced ## Start Airlock on embedded defaults (SQLite + files in ./airlock-data)
+	$(VENV)/bin/airlock serve $(ARGS)
+
+test: lint test-sqlite test-postgresql ## Lint, type-check, then the whole suite on SQLite and PostgreSQL
+
+test-sqlite: $(VENV)/.synced ## The suite against SQLite
+	AIRLOCK_TEST_DB=sqlite $(PY) -m pytest $(ARGS)
+
+test-postgresql: $(VENV)/.synced ## The suite against PostgreSQL (127.0.0.1:5432, or AIRLOCK_TEST_PG_URL)
+	AIRLOCK_TEST_DB=postgresql $(PY) -m pytest $(ARGS)
+
+lint: $(VENV)/.synced ## ruff and mypy --strict
+	$(VENV)/bin/ruff check src tests scripts
+	$(VENV)/bin/ruff format --check src tests scripts
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+fmt: $(VENV)/.synced ## Format and autofix
+	$(VENV)/bin/ruff format src tests scripts
+	$(VENV)/bin/ruff check --fix src tests scripts
+
+migrate: $(VENV)/.synced ## Apply migrations to the configured database
+	$(VENV)/bin/airlock migrate $(ARGS)
+
+clean: ## Remove caches (not ./airlock-data)
+	rm -rf .cache .venv .pytest_cache .mypy_cache .ruff_cache

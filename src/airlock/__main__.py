@@ -1,0 +1,3 @@
+from airlock.cli.main import app
+
+app()

@@ -1,0 +1,8 @@
+"""Imports every model module so that Base.metadata knows all tables (Alembic, tests)."""
+
+from airlock.accounts import models as accounts_models
+from airlock.audit import models as audit_models
+from airlock.packages import models as packages_models
+from airlock.tokens import models as tokens_models
+
+__all__ = ["accounts_models", "audit_models", "packages_models", "tokens_models"]

@@ -1,0 +1,45 @@
+"""The one place AirlockError (and framework errors) become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from airlock.errors import AirlockError, OtpRequired, Unauthorized
+from airlock.web.npm.responses import error_body, json_response
+
+log = logging.getLogger("airlock")
+
+_STATUS_TEXT = {404: "Not found", 405: "Method not allowed"}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AirlockError)
+    async def _airlock_error(_: Request, exc: AirlockError) -> Response:
+        headers: dict[str, str] = {}
+        if isinstance(exc, OtpRequired):
+            headers["www-authenticate"] = "OTP"
+        elif isinstance(exc, Unauthorized):
+            headers["www-authenticate"] = exc.challenge
+        return json_response(error_body(exc.message), exc.status, headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        message = _STATUS_TEXT.get(exc.status_code, str(exc.detail))
+        return json_response(error_body(message), exc.status_code, dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"Invalid request: {where} {first.get('msg', '')}".strip()
+        return json_response(error_body(message), 400)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", exc_info=exc)
+        return json_response(error_body("Internal server error"), 500)
