@@ -70,7 +70,9 @@ def check_token_limits(principal: Principal, action: Action, pkg: PackageRef) ->
                 "This token can only stage versions. Run `npm stage publish` instead, then "
                 "approve the stage with `npm stage approve <id>`."
             )
-        raise Forbidden(f"This token can only stage versions; it cannot {_verb(action)} {pkg.name}.")
+        raise Forbidden(
+            f"This token can only stage versions; it cannot {_verb(action)} {pkg.name}."
+        )
 
 
 def _verb(action: Action) -> str:
