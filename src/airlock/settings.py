@@ -17,38 +17,92 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AIRLOCK_", extra="forbid")
 
-    host: str = "127.0.0.1"
-    port: int = 4873
-    data: Path = Path("./airlock-data")
-    # Base URL written into packuments (tarball URLs); defaults to http://host:port.
-    public_url: str | None = None
-    database_url: str | None = None  # default: sqlite under `data`
-    storage: str = "filesystem"  # "filesystem" (S3 later)
-    workers: int = 1
-    log_level: str = "info"
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(4873, description="Port to listen on.")
+    data: Path = Field(
+        Path("./airlock-data"),
+        description="Data folder: the SQLite database and the filesystem blob store live here.",
+    )
+    public_url: str | None = Field(
+        None,
+        description="Base URL clients reach Airlock at; tarball links are built from it. Default http://HOST:PORT.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="postgresql://user@host/db or sqlite:///path. Default: SQLite at DATA/airlock.db.",
+    )
+    storage: str = Field(
+        "filesystem", description="Blob store backend: filesystem (under DATA/blobs)."
+    )
+    log_level: str = Field("info", description="Log level: critical, error, warning, info, debug.")
 
-    # Secret for encrypting TOTP secrets at rest and signing. A list allows rotation:
-    # the first key encrypts, every key decrypts.
-    secret_key: str = DEV_SECRET
-    old_secret_keys: list[str] = Field(default_factory=list)
-    development: bool = True
+    # A list allows rotation: the first key encrypts, every key decrypts.
+    secret_key: str = Field(
+        DEV_SECRET,
+        description="Key that encrypts TOTP secrets at rest. Required (not the built-in one) when development is false.",
+    )
+    old_secret_keys: list[str] = Field(
+        default_factory=list,
+        description="Previous secret keys, still accepted for decryption while rotating (JSON list in the environment).",
+    )
+    development: bool = Field(
+        True,
+        description="Development mode allows the built-in secret key. Set false in production.",
+    )
 
-    open_signup: bool = True
-    max_tarball_bytes: int = 50 * 1024 * 1024
-    session_token_ttl_seconds: int = 12 * 3600
-    token_default_days: int = 7
-    token_max_days: int = 90
-    auth_cache_seconds: float = 5.0
-    stage_expiry_seconds: int = 14 * 24 * 3600
-    expiry_sweep_seconds: float = 60.0
-    otp_max_failures: int = 5
-    otp_lockout_seconds: int = 900
-    oidc_token_ttl_seconds: int = 900
-    oidc_leeway_seconds: int = 60
-    oidc_github_issuer: str = "https://token.actions.githubusercontent.com"
-    oidc_gitlab_issuer: str = "https://gitlab.com"
-    oidc_circleci_issuer: str = "https://oidc.circleci.com/org"
-    oidc_extra_issuers: dict[str, str] = Field(default_factory=dict)
+    open_signup: bool = Field(
+        True, description="Whether anyone may create an account with npm adduser."
+    )
+    max_tarball_bytes: int = Field(
+        50 * 1024 * 1024,
+        description="Largest tarball accepted by publish and stage publish, in bytes.",
+    )
+    session_token_ttl_seconds: int = Field(
+        12 * 3600, description="Lifetime of tokens from npm login."
+    )
+    token_default_days: int = Field(
+        7, description="Default lifetime of granular access tokens, in days."
+    )
+    token_max_days: int = Field(
+        90, description="Longest lifetime a granular access token may have, in days."
+    )
+    auth_cache_seconds: float = Field(
+        5.0,
+        description="How long one process caches a token lookup (revocations reach other processes within this time).",
+    )
+    stage_expiry_seconds: int = Field(
+        14 * 24 * 3600,
+        description="How long a staged version waits for a decision before it expires.",
+    )
+    expiry_sweep_seconds: float = Field(
+        60.0, description="How often each process deletes expired stages."
+    )
+    otp_max_failures: int = Field(
+        5,
+        description="Wrong second-factor codes in a row before second-factor attempts are locked.",
+    )
+    otp_lockout_seconds: int = Field(900, description="How long that lock lasts.")
+    oidc_token_ttl_seconds: int = Field(
+        900, description="Lifetime of tokens from the trusted-publishing exchange."
+    )
+    oidc_leeway_seconds: int = Field(
+        60, description="Clock leeway for ID-token exp/nbf/iat checks."
+    )
+    oidc_github_issuer: str = Field(
+        "https://token.actions.githubusercontent.com",
+        description="Issuer trusted for GitHub Actions ID tokens.",
+    )
+    oidc_gitlab_issuer: str = Field(
+        "https://gitlab.com", description="Issuer trusted for GitLab CI ID tokens."
+    )
+    oidc_circleci_issuer: str = Field(
+        "https://oidc.circleci.com/org",
+        description="Issuer (prefix) trusted for CircleCI ID tokens.",
+    )
+    oidc_extra_issuers: dict[str, str] = Field(
+        default_factory=dict,
+        description='More issuers, as {"name": "https://issuer"} (JSON in the environment).',
+    )
 
     @field_validator("public_url")
     @classmethod

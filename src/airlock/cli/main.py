@@ -13,9 +13,15 @@ from rich.console import Console
 from airlock.settings import Settings, load_settings
 
 app = typer.Typer(
-    help="Airlock: a self-hosted npm registry with staged publishing.",
+    help=(
+        "Airlock: a self-hosted npm registry with staged publishing.\n\n"
+        "Settings come from, lowest to highest priority: built-in defaults, a TOML file "
+        "(--config), AIRLOCK_* environment variables, command-line flags. "
+        "`airlock settings` lists every setting with its variable and default."
+    ),
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
@@ -52,7 +58,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [4873].")] = None,
     public_url: Annotated[
-        str | None, typer.Option(help="URL clients use, for tarball links [http://HOST:PORT].")
+        str | None, typer.Option(help="URL clients use, for tarball links (http://HOST:PORT).")
     ] = None,
 ) -> None:
     """Start the registry (runs database migrations first)."""
@@ -81,6 +87,16 @@ def serve(
         access_log=False,
         server_header=False,
     )
+
+
+@app.command("settings")
+def settings_cmd(
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print a Markdown table.")] = False,
+) -> None:
+    """List every setting: TOML key, environment variable, default and meaning."""
+    from airlock.cli.settings_doc import settings_markdown, settings_text
+
+    print(settings_markdown() if markdown else settings_text())
 
 
 @app.command()
