@@ -31,7 +31,12 @@ class Package(Base):
     # Pre-built response bodies; None while the package has nothing public to show.
     packument_full: Mapped[bytes | None] = mapped_column(LargeBinary)
     packument_abbrev: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The same documents gzip-compressed once, served to clients that accept gzip.
+    packument_full_gz: Mapped[bytes | None] = mapped_column(LargeBinary)
+    packument_abbrev_gz: Mapped[bytes | None] = mapped_column(LargeBinary)
     etag: Mapped[str | None] = mapped_column(String(80))
+    # `_rev` of the stored full document ("<rev>-<hash>"), echoed back by npm in -rev paths.
+    rev_id: Mapped[str | None] = mapped_column(String(80))
     description: Mapped[str | None] = mapped_column(String(2048))
     keywords: Mapped[list[str]] = mapped_column(default=list)
 

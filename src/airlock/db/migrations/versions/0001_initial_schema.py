@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 08:30:33.679569
+Create Date: 2026-11-25 08:39:36.706973
 """
 
 from collections.abc import Sequence
@@ -47,7 +47,10 @@ def upgrade() -> None:
         sa.Column("rev", sa.Integer(), nullable=False),
         sa.Column("packument_full", sa.LargeBinary(), nullable=True),
         sa.Column("packument_abbrev", sa.LargeBinary(), nullable=True),
+        sa.Column("packument_full_gz", sa.LargeBinary(), nullable=True),
+        sa.Column("packument_abbrev_gz", sa.LargeBinary(), nullable=True),
         sa.Column("etag", sa.String(length=80), nullable=True),
+        sa.Column("rev_id", sa.String(length=80), nullable=True),
         sa.Column("description", sa.String(length=2048), nullable=True),
         sa.Column("keywords", airlock.db.base.JSONType(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_packages")),

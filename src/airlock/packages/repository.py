@@ -1,0 +1,128 @@
+"""Queries on packages, maintainers, versions and dist-tags (inside the caller's session)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from airlock.accounts.models import User
+from airlock.authz.policy import PackageRef
+from airlock.authz.principal import Principal
+from airlock.packages.models import DistTag, Maintainer, Package, Version
+
+
+async def get_package(session: AsyncSession, name: str) -> Package | None:
+    return (await session.execute(select(Package).where(Package.name == name))).scalar_one_or_none()
+
+
+async def is_maintainer(session: AsyncSession, package_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    row = await session.execute(
+        select(Maintainer.id).where(
+            Maintainer.package_id == package_id, Maintainer.user_id == user_id
+        )
+    )
+    return row.first() is not None
+
+
+def ref_for(package: Package | None, name: str, maintainer: bool) -> PackageRef:
+    if package is None:
+        return PackageRef(name=name, exists=False, is_maintainer=False)
+    return PackageRef(
+        name=package.name,
+        exists=True,
+        is_maintainer=maintainer,
+        access=package.access,
+        mfa_policy=package.mfa_policy,
+    )
+
+
+async def package_ref(
+    session: AsyncSession, name: str, principal: Principal
+) -> tuple[Package | None, PackageRef]:
+    """The package (if any) and what authorization needs to know about it."""
+    package = await get_package(session, name)
+    maintainer = False
+    if package is not None and principal.user is not None:
+        maintainer = await is_maintainer(session, package.id, principal.user.id)
+    return package, ref_for(package, name, maintainer)
+
+
+async def maintainers(session: AsyncSession, package_id: uuid.UUID) -> Sequence[User]:
+    rows = await session.execute(
+        select(User)
+        .join(Maintainer, Maintainer.user_id == User.id)
+        .where(Maintainer.package_id == package_id)
+        .order_by(Maintainer.added_at, User.name)
+    )
+    return rows.scalars().all()
+
+
+async def maintainer_names(session: AsyncSession, package_id: uuid.UUID) -> list[str]:
+    return [user.name for user in await maintainers(session, package_id)]
+
+
+async def get_version(session: AsyncSession, package_id: uuid.UUID, version: str) -> Version | None:
+    return (
+        await session.execute(
+            select(Version).where(Version.package_id == package_id, Version.version == version)
+        )
+    ).scalar_one_or_none()
+
+
+async def versions_in_state(
+    session: AsyncSession, package_id: uuid.UUID, state: str
+) -> Sequence[Version]:
+    rows = await session.execute(
+        select(Version)
+        .where(Version.package_id == package_id, Version.state == state)
+        .order_by(Version.published_at, Version.created_at)
+    )
+    return rows.scalars().all()
+
+
+async def dist_tags(session: AsyncSession, package_id: uuid.UUID) -> dict[str, str]:
+    rows = await session.execute(
+        select(DistTag.tag, DistTag.version)
+        .where(DistTag.package_id == package_id)
+        .order_by(DistTag.tag)
+    )
+    return {tag: version for tag, version in rows.tuples()}
+
+
+async def set_dist_tag(
+    session: AsyncSession, package_id: uuid.UUID, tag: str, version: str
+) -> None:
+    row = (
+        await session.execute(
+            select(DistTag).where(DistTag.package_id == package_id, DistTag.tag == tag)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        session.add(DistTag(package_id=package_id, tag=tag, version=version))
+    else:
+        row.version = version
+
+
+async def delete_dist_tag(session: AsyncSession, package_id: uuid.UUID, tag: str) -> bool:
+    row = (
+        await session.execute(
+            select(DistTag).where(DistTag.package_id == package_id, DistTag.tag == tag)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return False
+    await session.delete(row)
+    return True
+
+
+async def blob_in_use(session: AsyncSession, key: str) -> bool:
+    """Whether any version row (staged, published or tombstone) points at this blob."""
+    row = await session.execute(
+        select(Version.id)
+        .where((Version.blob_key == key) | (Version.provenance_key == key))
+        .limit(1)
+    )
+    return row.first() is not None

@@ -1,0 +1,280 @@
+"""The one publish path: blobs first, then rows, then the packuments, in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import anyio
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from airlock.audit.events import Event, record
+from airlock.authz.actions import Action
+from airlock.authz.policy import authorize
+from airlock.authz.principal import Principal, TokenKind
+from airlock.context import AppContext
+from airlock.errors import Conflict, Unauthorized
+from airlock.packages import repository as repo
+from airlock.packages.errors import StagedVersionConflict, VersionConflict
+from airlock.packages.models import Maintainer, Package, Version
+from airlock.packages.names import scope_of
+from airlock.packages.packument import PackageSnapshot, VersionSnapshot, build, highest
+from airlock.packages.upload import Upload
+from airlock.storage.base import tarball_key
+
+
+def provenance_key(bundle: bytes) -> str:
+    digest = hashlib.sha256(bundle).hexdigest()
+    return f"provenance/{digest[:2]}/{digest}.sigstore.json"
+
+
+async def store_upload_blobs(ctx: AppContext, upload: Upload) -> tuple[str, str | None]:
+    """Write the tarball (content-addressed) and provenance bundle BEFORE any row points at them."""
+    key = tarball_key(upload.sha512_hex)
+    if not await ctx.blobs.exists(key):
+        await ctx.blobs.put(key, upload.tarball)
+    prov_key = None
+    if upload.provenance is not None:
+        prov_key = provenance_key(upload.provenance)
+        await ctx.blobs.put(prov_key, upload.provenance)
+    return key, prov_key
+
+
+async def discard_blobs(ctx: AppContext, *keys: str | None) -> None:
+    """Delete blobs that no version row references (after a failed or undone write)."""
+    wanted = [k for k in keys if k]
+    if not wanted:
+        return
+    async with ctx.db.read() as session:
+        orphans = [k for k in wanted if not await repo.blob_in_use(session, k)]
+    for key in orphans:
+        await ctx.blobs.delete(key)
+
+
+def npm_user_for(principal: Principal) -> dict[str, Any]:
+    """`_npmUser` of a version: the publisher, plus the trusted publisher for OIDC tokens."""
+    if principal.user is None:
+        raise Unauthorized("You must be logged in to publish packages.")
+    user: dict[str, Any] = {"name": principal.user.name, "email": principal.user.email or ""}
+    token = principal.token
+    if token is not None and token.kind is TokenKind.OIDC and token.trusted_publisher:
+        user["trustedPublisher"] = token.trusted_publisher
+    return user
+
+
+async def create_package(
+    ctx: AppContext, session: AsyncSession, name: str, owner_id: uuid.UUID, access: str | None
+) -> Package:
+    """A new package row with its first maintainer (no public packument yet).
+
+    `access` None means public (npm sends null unless --access is given)."""
+    now = ctx.clock.now()
+    package = Package(
+        id=uuid.uuid4(),
+        name=name,
+        scope=scope_of(name),
+        access=access or "public",
+        mfa_policy="none",
+        created_at=now,
+        modified_at=now,
+        rev=1,
+        keywords=[],
+    )
+    session.add(package)
+    await session.flush()
+    session.add(Maintainer(package_id=package.id, user_id=owner_id, added_at=now))
+    await session.flush()
+    return package
+
+
+async def make_live(
+    ctx: AppContext,
+    session: AsyncSession,
+    package: Package,
+    version: Version,
+    tag: str,
+    npm_user: dict[str, Any],
+) -> None:
+    """The one place a version becomes public (npm publish and stage approval).
+
+    Sets the state, the tag (and `latest` when the package has none yet, as npmjs does),
+    bumps the package revision and rebuilds the stored packuments. Reads no tarball.
+    """
+    now = ctx.clock.now()
+    version.state = "published"
+    version.published_at = now
+    version.npm_user = npm_user
+    version.expires_at = None
+    await session.flush()
+    tags = await repo.dist_tags(session, package.id)
+    await repo.set_dist_tag(session, package.id, tag, version.version)
+    if tag != "latest" and "latest" not in tags:
+        await repo.set_dist_tag(session, package.id, "latest", version.version)
+    await touch(ctx, session, package)
+
+
+async def touch(ctx: AppContext, session: AsyncSession, package: Package) -> None:
+    """Record a change to the package: new revision, modified time, fresh packuments."""
+    package.modified_at = ctx.clock.now()
+    package.rev = (package.rev or 0) + 1
+    await session.flush()
+    await rebuild_packuments(ctx, session, package)
+
+
+async def rebuild_packuments(ctx: AppContext, session: AsyncSession, package: Package) -> None:
+    """Build and store the full and abbreviated documents (None if nothing is published)."""
+    published = await repo.versions_in_state(session, package.id, "published")
+    if not published:
+        package.packument_full = package.packument_abbrev = None
+        package.packument_full_gz = package.packument_abbrev_gz = None
+        package.etag = package.rev_id = None
+        package.description = None
+        await session.flush()
+        return
+    users = await repo.maintainers(session, package.id)
+    snap = PackageSnapshot(
+        name=package.name,
+        rev=package.rev,
+        created_at=package.created_at,
+        modified_at=package.modified_at,
+        base_url=ctx.settings.base_url,
+        maintainers=[{"name": u.name, "email": u.email or ""} for u in users],
+        dist_tags=await repo.dist_tags(session, package.id),
+        versions=[_snapshot(v) for v in published],
+    )
+    built = await anyio.to_thread.run_sync(build, snap)
+    package.packument_full, package.packument_abbrev = built.full, built.abbrev
+    package.packument_full_gz, package.packument_abbrev_gz = built.full_gz, built.abbrev_gz
+    package.etag, package.rev_id = built.etag, built.rev
+    _search_fields(package, snap)
+    await session.flush()
+
+
+def _snapshot(v: Version) -> VersionSnapshot:
+    assert v.published_at is not None
+    return VersionSnapshot(
+        version=v.version,
+        manifest=v.manifest,
+        shasum=v.shasum,
+        integrity=v.integrity,
+        file_count=v.file_count,
+        unpacked_size=v.unpacked_size,
+        published_at=v.published_at,
+        deprecated=v.deprecated,
+        npm_user=v.npm_user,
+        has_provenance=v.provenance_key is not None,
+    )
+
+
+def _search_fields(package: Package, snap: PackageSnapshot) -> None:
+    latest = snap.dist_tags.get("latest") or highest([v.version for v in snap.versions])
+    manifest = next((v.manifest for v in snap.versions if v.version == latest), {})
+    description = manifest.get("description")
+    package.description = description[:2048] if isinstance(description, str) else None
+    keywords = manifest.get("keywords")
+    if isinstance(keywords, str):
+        keywords = keywords.split()
+    package.keywords = (
+        [k for k in keywords if isinstance(k, str)] if isinstance(keywords, list) else []
+    )
+
+
+async def publish(ctx: AppContext, principal: Principal, upload: Upload) -> None:
+    """`npm publish`: authorize, store blobs, then one transaction that makes it live."""
+    async with ctx.db.read() as session:
+        _, ref = await repo.package_ref(session, upload.name, principal)
+    await authorize(ctx, principal, Action.PUBLISH, ref)
+    assert principal.user is not None
+    keys = await store_upload_blobs(ctx, upload)
+    try:
+        async with ctx.db.write() as session:
+            await _publish_rows(ctx, session, principal, upload, keys)
+    except IntegrityError as exc:
+        await discard_blobs(ctx, *keys)
+        raise Conflict(
+            f"{upload.name}@{upload.version} was published or staged at the same time by "
+            "another request; try again."
+        ) from exc
+    except BaseException:
+        await discard_blobs(ctx, *keys)
+        raise
+
+
+async def _publish_rows(
+    ctx: AppContext,
+    session: AsyncSession,
+    principal: Principal,
+    upload: Upload,
+    keys: tuple[str, str | None],
+) -> None:
+    assert principal.user is not None
+    package, ref = await repo.package_ref(session, upload.name, principal)
+    if package is None:
+        package = await create_package(
+            ctx, session, upload.name, principal.user.id, upload.access or "public"
+        )
+    else:
+        # Ownership may have changed since the check outside the transaction.
+        await authorize(ctx, principal, Action.PUBLISH, ref)
+        await check_version_free(session, package, upload.version)
+    version = new_version_row(ctx, package, upload, keys, state="published")
+    session.add(version)
+    await session.flush()
+    await make_live(ctx, session, package, version, upload.tag, npm_user_for(principal))
+    record(
+        session,
+        ctx.clock,
+        Event.VERSION_PUBLISHED,
+        actor=principal.user.name,
+        package=upload.name,
+        version=upload.version,
+        tag=upload.tag,
+    )
+
+
+async def check_version_free(session: AsyncSession, package: Package, version: str) -> None:
+    """Refuse a number that is published, staged or was ever used (npm's wording for the first)."""
+    existing = await repo.get_version(session, package.id, version)
+    if existing is None:
+        return
+    if existing.state == "published":
+        raise VersionConflict(
+            f"You cannot publish over the previously published versions: {version}."
+        )
+    if existing.state == "staged":
+        raise StagedVersionConflict(
+            f"{package.name}@{version} is staged (stage {existing.id}); approve or reject it first."
+        )
+    raise VersionConflict(
+        f"{package.name}@{version} was unpublished; version numbers cannot be reused. "
+        "Publish a new version number."
+    )
+
+
+def new_version_row(
+    ctx: AppContext,
+    package: Package,
+    upload: Upload,
+    keys: tuple[str, str | None],
+    *,
+    state: str,
+) -> Version:
+    return Version(
+        id=uuid.uuid4(),
+        package_id=package.id,
+        version=upload.version,
+        state=state,
+        manifest=upload.manifest,
+        blob_key=keys[0],
+        provenance_key=keys[1],
+        shasum=upload.shasum,
+        integrity=upload.integrity,
+        size=upload.size,
+        file_count=upload.file_count,
+        unpacked_size=upload.unpacked_size,
+        created_at=ctx.clock.now(),
+        tag=upload.tag,
+        requested_access=upload.access,
+    )

@@ -1,0 +1,268 @@
+"""Parsing and validating the body of `npm publish` (and `npm stage publish`).
+
+Everything npmjs checks on a publish is checked here, before any byte is stored: the
+name, exactly one valid semver version, exactly one tarball attachment that decodes to
+its declared length, matching sha512/sha1 digests, a gzip tar whose package/package.json
+agrees with the manifest, the size limit, and the dist-tag.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import io
+import json
+import tarfile
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from airlock.errors import PayloadTooLarge
+from airlock.packages.errors import InvalidPackage
+from airlock.packages.names import (
+    scope_of,
+    validate_name,
+    validate_tag,
+    validate_version,
+)
+from airlock.settings import Settings
+
+# Keys the registry owns: whatever a client sends for them is dropped.
+_REGISTRY_KEYS = frozenset(
+    {
+        "dist",
+        "_npmUser",
+        "maintainers",
+        "_attachments",
+        "_rev",
+        "deprecated",
+        "_resolved",
+        "_integrity",
+        "_from",
+        "_shasum",
+        "_inBundle",
+        "_where",
+        "_requested",
+        "_spec",
+    }
+)
+_MAX_PACKAGE_JSON = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    version: str
+    manifest: dict[str, Any]  # the version document, cleaned (no dist, no registry keys)
+    tarball: bytes
+    shasum: str
+    integrity: str
+    sha512_hex: str
+    size: int
+    file_count: int | None
+    unpacked_size: int | None
+    tag: str  # from dist-tags (default "latest"), validated
+    access: str | None  # None | "public" | "restricted"
+    provenance: bytes | None  # the .sigstore bundle JSON, if any
+
+
+async def parse_publish_body(settings: Settings, url_name: str, body: dict[str, Any]) -> Upload:
+    """Validate a publish body; the decoding and tar inspection run in a worker thread."""
+    return await anyio.to_thread.run_sync(_parse, settings.max_tarball_bytes, url_name, body)
+
+
+def _parse(limit: int, url_name: str, body: dict[str, Any]) -> Upload:
+    name = _check_name(url_name, body)
+    version, manifest = _single_version(name, body)
+    tag = _tag(body, version)
+    access = _access(name, body.get("access"))
+    tarball, provenance = _attachments(name, version, body.get("_attachments"), limit)
+    sha512 = hashlib.sha512(tarball).digest()
+    sha1 = hashlib.sha1(tarball, usedforsecurity=False).hexdigest()
+    integrity = "sha512-" + base64.b64encode(sha512).decode()
+    _check_digests(manifest.get("dist"), integrity, sha1)
+    file_count, unpacked = _inspect_tarball(tarball, name, version, limit)
+    return Upload(
+        name=name,
+        version=version,
+        manifest=_clean(manifest, name, version),
+        tarball=tarball,
+        shasum=sha1,
+        integrity=integrity,
+        sha512_hex=sha512.hex(),
+        size=len(tarball),
+        file_count=file_count,
+        unpacked_size=unpacked,
+        tag=tag,
+        access=access,
+        provenance=provenance,
+    )
+
+
+def _check_name(url_name: str, body: dict[str, Any]) -> str:
+    validate_name(url_name)
+    for key in ("name", "_id"):
+        value = body.get(key)
+        if value is not None and value != url_name:
+            raise InvalidPackage(f"The {key} in the body ({value!r}) does not match the URL.")
+    return url_name
+
+
+def _single_version(name: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    versions = body.get("versions")
+    if not isinstance(versions, dict) or len(versions) != 1:
+        raise InvalidPackage("A publish must contain exactly one version.")
+    version, manifest = next(iter(versions.items()))
+    validate_version(version)
+    if not isinstance(manifest, dict):
+        raise InvalidPackage(f"The manifest of version {version} must be an object.")
+    if manifest.get("name") != name or manifest.get("version") != version:
+        raise InvalidPackage(
+            f"The manifest says {manifest.get('name')}@{manifest.get('version')}, "
+            f"but the publish is for {name}@{version}."
+        )
+    return version, manifest
+
+
+def _tag(body: dict[str, Any], version: str) -> str:
+    tags = body.get("dist-tags")
+    if tags in (None, {}):
+        return "latest"
+    if not isinstance(tags, dict) or len(tags) != 1:
+        raise InvalidPackage("dist-tags must name exactly one tag for the new version.")
+    tag, target = next(iter(tags.items()))
+    validate_tag(tag)
+    if target != version:
+        raise InvalidPackage(f"dist-tag {tag} must point at the published version {version}.")
+    return str(tag)
+
+
+def _access(name: str, access: Any) -> str | None:
+    if access is None:
+        return None
+    if access not in ("public", "restricted"):
+        raise InvalidPackage(f"Invalid access {access!r}: use public or restricted.")
+    if access == "restricted" and scope_of(name) is None:
+        raise InvalidPackage("Unscoped packages cannot be restricted (private).")
+    return str(access)
+
+
+def _attachments(
+    name: str, version: str, attachments: Any, limit: int
+) -> tuple[bytes, bytes | None]:
+    if not isinstance(attachments, dict) or not attachments:
+        raise InvalidPackage("The publish has no tarball attachment (_attachments is missing).")
+    provenance_key = f"{name}-{version}.sigstore"
+    provenance: bytes | None = None
+    tarballs: list[Any] = []
+    for key, att in attachments.items():
+        if not isinstance(att, dict):
+            raise InvalidPackage(f"Attachment {key} must be an object.")
+        if key == provenance_key:
+            provenance = _provenance(att)
+        elif key.endswith(".tgz"):
+            tarballs.append(att)
+        else:
+            raise InvalidPackage(f"Unexpected attachment {key!r}.")
+    if len(tarballs) != 1:
+        raise InvalidPackage("A publish must carry exactly one tarball attachment.")
+    return _decode_tarball(tarballs[0], limit), provenance
+
+
+def _decode_tarball(att: dict[str, Any], limit: int) -> bytes:
+    data, length = att.get("data"), att.get("length")
+    if not isinstance(data, str) or not data:
+        raise InvalidPackage("The tarball attachment has no data.")
+    if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+        raise InvalidPackage("The tarball attachment has no valid length.")
+    if length > limit or len(data) > (limit // 3 + 1) * 4:
+        raise PayloadTooLarge(f"The tarball is larger than the limit of {limit} bytes.")
+    try:
+        tarball = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidPackage("The tarball attachment is not valid base64.") from exc
+    if len(tarball) != length:
+        raise InvalidPackage(
+            f"The tarball attachment decodes to {len(tarball)} bytes, but its length says {length}."
+        )
+    return tarball
+
+
+def _provenance(att: dict[str, Any]) -> bytes:
+    # npm sends the Sigstore bundle as plain JSON text here, not base64.
+    data = att.get("data")
+    if not isinstance(data, str):
+        raise InvalidPackage("The provenance attachment has no data.")
+    try:
+        bundle = json.loads(data)
+    except ValueError as exc:
+        raise InvalidPackage("The provenance attachment is not a JSON Sigstore bundle.") from exc
+    if not isinstance(bundle, dict):
+        raise InvalidPackage("The provenance attachment is not a JSON Sigstore bundle.")
+    return data.encode()
+
+
+def _check_digests(dist: Any, integrity: str, sha1: str) -> None:
+    if not isinstance(dist, dict):
+        raise InvalidPackage("The version has no dist object with integrity and shasum.")
+    claimed = dist.get("integrity")
+    if not isinstance(claimed, str):
+        raise InvalidPackage("dist.integrity is missing.")
+    sha512s = [part for part in claimed.split() if part.startswith("sha512-")]
+    if not sha512s or not all(hmac.compare_digest(s.split("?")[0], integrity) for s in sha512s):
+        raise InvalidPackage("dist.integrity does not match the tarball (sha512).")
+    shasum = dist.get("shasum")
+    if not isinstance(shasum, str) or not hmac.compare_digest(shasum.lower(), sha1):
+        raise InvalidPackage("dist.shasum does not match the tarball (sha1).")
+
+
+def _inspect_tarball(data: bytes, name: str, version: str, limit: int) -> tuple[int, int]:
+    """File count and unpacked size; checks package/package.json against the manifest."""
+    package_json: bytes | None = None
+    files = unpacked = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                files += 1
+                unpacked += member.size
+                if unpacked > 20 * limit:
+                    raise PayloadTooLarge("The tarball unpacks to more than the allowed size.")
+                if member.name in ("package/package.json", "./package/package.json"):
+                    package_json = _read_member(tar, member)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise InvalidPackage(f"The tarball is not a valid gzip tar archive: {exc}") from exc
+    if package_json is None:
+        raise InvalidPackage("The tarball has no package/package.json.")
+    try:
+        meta = json.loads(package_json)
+    except ValueError as exc:
+        raise InvalidPackage("package/package.json in the tarball is not valid JSON.") from exc
+    if not isinstance(meta, dict) or meta.get("name") != name or meta.get("version") != version:
+        got = f"{meta.get('name')}@{meta.get('version')}" if isinstance(meta, dict) else "?"
+        raise InvalidPackage(
+            f"package.json in the tarball is for {got}, but the publish is for {name}@{version}."
+        )
+    return files, unpacked
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    if member.size > _MAX_PACKAGE_JSON:
+        raise InvalidPackage("package/package.json in the tarball is too large.")
+    fh = tar.extractfile(member)
+    if fh is None:
+        raise InvalidPackage("package/package.json in the tarball cannot be read.")
+    return fh.read()
+
+
+def _clean(manifest: dict[str, Any], name: str, version: str) -> dict[str, Any]:
+    cleaned = {k: v for k, v in manifest.items() if k not in _REGISTRY_KEYS}
+    cleaned["name"] = name
+    cleaned["version"] = version
+    cleaned["_id"] = f"{name}@{version}"
+    return cleaned
