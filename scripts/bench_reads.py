@@ -63,8 +63,9 @@ def main() -> None:
             auth = {"authorization": f"Bearer {token}"}
             for i in range(args.versions):
                 version = f"1.0.{i}"
-                body = publish_body("bench-pkg", version, make_tarball("bench-pkg", version),
-                                    registry=server.url)
+                body = publish_body(
+                    "bench-pkg", version, make_tarball("bench-pkg", version), registry=server.url
+                )
                 resp = httpx.put(f"{server.url}/bench-pkg", json=body, headers=auth, timeout=60)
                 resp.raise_for_status()
             tarball = f"{server.url}/bench-pkg/-/bench-pkg-1.0.0.tgz"
@@ -78,8 +79,10 @@ def main() -> None:
                 ("tarball, bearer token", tarball, auth),
                 ("ping (framework floor)", f"{server.url}/-/ping", {}),
             ]
-            print(f"{args.versions} versions, {args.connections} connections, "
-                  f"{args.seconds}s each, database {db_url.split(':')[0]}")
+            print(
+                f"{args.versions} versions, {args.connections} connections, "
+                f"{args.seconds}s each, database {db_url.split(':')[0]}"
+            )
             print(f"{'case':32} {'req/s':>9} {'p50':>9} {'p99':>9} {'non-2xx':>8}")
             for label, url, headers in cases:
                 r = wrk(url, args.seconds, args.connections, headers)
