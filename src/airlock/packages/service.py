@@ -15,9 +15,9 @@ from airlock.authz.actions import Action
 from airlock.authz.policy import authorize
 from airlock.authz.principal import Principal, TokenKind
 from airlock.context import AppContext
-from airlock.errors import Conflict, Unauthorized
+from airlock.errors import Conflict, Forbidden, Unauthorized
 from airlock.packages import repository as repo
-from airlock.packages.errors import StagedVersionConflict, VersionConflict
+from airlock.packages.errors import PackageNotFound, StagedVersionConflict, VersionConflict
 from airlock.packages.models import Maintainer, Package, Version
 from airlock.packages.names import scope_of
 from airlock.packages.packument import PackageSnapshot, VersionSnapshot, build, highest
@@ -210,14 +210,10 @@ async def _publish_rows(
     keys: tuple[str, str | None],
 ) -> None:
     assert principal.user is not None
-    package, ref = await repo.package_ref(session, upload.name, principal)
+    package = await locked_package(session, upload.name, principal)
     if package is None:
-        package = await create_package(
-            ctx, session, upload.name, principal.user.id, upload.access or "public"
-        )
+        package = await create_package(ctx, session, upload.name, principal.user.id, upload.access)
     else:
-        # Ownership may have changed since the check outside the transaction.
-        await authorize(ctx, principal, Action.PUBLISH, ref)
         await check_version_free(session, package, upload.version)
     version = new_version_row(ctx, package, upload, keys, state="published")
     session.add(version)
@@ -232,6 +228,17 @@ async def _publish_rows(
         version=upload.version,
         tag=upload.tag,
     )
+
+
+async def locked_package(session: AsyncSession, name: str, principal: Principal) -> Package | None:
+    """Re-check ownership inside the write transaction (it may have changed since `authorize`,
+    which runs before the transaction because the second-factor check writes on its own)."""
+    package, ref = await repo.package_ref(session, name, principal)
+    if package is not None and not ref.is_maintainer:
+        if ref.access != "public":
+            raise PackageNotFound(name)
+        raise Forbidden(f"You do not have permission to change {name}.")
+    return package
 
 
 async def check_version_free(session: AsyncSession, package: Package, version: str) -> None:

@@ -1,7 +1,113 @@
-"""npm wire routes: publish."""
+"""npm wire routes: the overloaded `PUT /{name}` (publish, deprecate, star) and unpublish.
+
+How the PUT bodies are told apart (contract §3.5, Verdaccio's rules): `_attachments` with
+data is a publish; `users` without `versions` is a star; `versions` without attachments is
+a metadata update (deprecate/undeprecate). `PUT /{name}/-rev/{rev}` is either an unpublish
+of versions (the document minus them) or an owner change (`{_id, _rev, maintainers}`).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
+import anyio
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from airlock.authz.principal import Principal
+from airlock.context import AppContext
+from airlock.errors import BadRequest, Unauthorized
+from airlock.packages import manage, service
+from airlock.packages.upload import parse_publish_body
+from airlock.web.deps import Ctx, CurrentPrincipal, read_body, read_json_object
+from airlock.web.npm import names
+from airlock.web.npm.owners import maintainer_names_from
+from airlock.web.npm.responses import json_response
+
+# The {name:pkg} convertor must exist before the route decorators below compile paths.
+names.register()
 router = APIRouter()
+
+# JSON and readme around the base64 tarball (which grows by 4/3).
+_BODY_OVERHEAD = 8 * 1024 * 1024
+
+
+def publish_body_limit(ctx: AppContext) -> int:
+    return ctx.settings.max_tarball_bytes * 4 // 3 + _BODY_OVERHEAD
+
+
+def _require_user(principal: Principal, name: str) -> None:
+    if principal.user is None:
+        raise Unauthorized(f"You must be logged in to publish or change {name}. Run `npm login`.")
+
+
+async def read_big_json(request: Request, limit: int) -> dict[str, Any]:
+    """A large JSON body, parsed off the event loop."""
+    raw = await read_body(request, limit)
+    if not raw.strip():
+        raise BadRequest("Request body is empty; expected JSON.")
+    try:
+        body = await anyio.to_thread.run_sync(orjson.loads, raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object.")
+    return body
+
+
+@router.put("/{name:pkg}")
+async def put_package(
+    name: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+) -> Response:
+    _require_user(principal, name)
+    body = await read_big_json(request, publish_body_limit(ctx))
+    if body.get("_attachments"):
+        upload = await parse_publish_body(ctx.settings, name, body)
+        await service.publish(ctx, principal, upload)
+        return json_response(
+            {"ok": True, "success": True, "message": f"+ {name}@{upload.version}"}, status=201
+        )
+    versions = body.get("versions")
+    if versions is None and "users" in body:
+        # Stars are not kept (Airlock has no popularity signals); answer as npm expects.
+        return json_response({"ok": True, "success": True})
+    if not isinstance(versions, dict):
+        raise BadRequest("Nothing to publish: the body has no _attachments and no versions.")
+    await manage.deprecate(ctx, principal, name, _deprecations(versions))
+    return json_response({"ok": True, "success": True, "message": "package changed"}, status=201)
+
+
+def _deprecations(versions: dict[str, Any]) -> dict[str, str]:
+    messages: dict[str, str] = {}
+    for version, doc in versions.items():
+        if isinstance(doc, dict) and "deprecated" in doc:
+            message = doc["deprecated"]
+            if not isinstance(message, str):
+                raise BadRequest(f"deprecated of {version} must be a string.")
+            messages[version] = message
+    return messages
+
+
+@router.put("/{name:pkg}/-rev/{rev}")
+async def put_revision(
+    name: str, rev: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+) -> Response:
+    _require_user(principal, name)
+    body = await read_json_object(request, publish_body_limit(ctx))
+    versions = body.get("versions")
+    if versions is None and "maintainers" in body:
+        names = maintainer_names_from(body["maintainers"])
+        await manage.set_maintainers(ctx, principal, name, names, rev)
+        return json_response({"ok": True, "success": True, "message": "maintainers changed"})
+    if not isinstance(versions, dict):
+        raise BadRequest("Expected the package document with its remaining versions.")
+    await manage.unpublish_missing(ctx, principal, name, set(versions), rev)
+    return json_response({"ok": True, "success": True, "message": "package changed"}, status=201)
+
+
+@router.delete("/{name:pkg}/-rev/{rev}")
+async def delete_package(name: str, rev: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
+    _require_user(principal, name)
+    await manage.unpublish_package(ctx, principal, name, rev)
+    return json_response({"ok": True, "success": True, "message": f"- {name}"})

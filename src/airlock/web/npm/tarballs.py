@@ -1,7 +1,46 @@
-"""npm wire routes: tarballs."""
+"""npm wire routes: tarball downloads and the tarball DELETE of `npm unpublish`."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.responses import FileResponse, Response, StreamingResponse
 
+from airlock.packages import manage, reads
+from airlock.packages.errors import PackageNotFound
+from airlock.packages.names import version_from_filename
+from airlock.web.deps import Ctx, CurrentPrincipal
+from airlock.web.npm import names
+from airlock.web.npm.responses import json_response
+
+# The {name:pkg} convertor must exist before the route decorators below compile paths.
+names.register()
 router = APIRouter()
+
+# A published tarball never changes (versions are immutable), so caches may keep it forever.
+_IMMUTABLE = "max-age=31536000, immutable"
+
+
+@router.get("/{name:pkg}/-/{filename}")
+async def get_tarball(name: str, filename: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
+    key, restricted = await reads.tarball(ctx, principal, name, filename)
+    headers = {"cache-control": f"{'private' if restricted else 'public'}, {_IMMUTABLE}"}
+    path = ctx.blobs.local_path(key)
+    if path is not None:
+        if not path.is_file():
+            raise PackageNotFound(f"{name}/-/{filename}")
+        return FileResponse(path, media_type="application/octet-stream", headers=headers)
+    return StreamingResponse(
+        ctx.blobs.stream(key), media_type="application/octet-stream", headers=headers
+    )
+
+
+@router.delete("/{name:pkg}/-/{filename}/-rev/{rev}")
+async def delete_tarball(
+    name: str, filename: str, rev: str, ctx: Ctx, principal: CurrentPrincipal
+) -> Response:
+    """Last step of `npm unpublish name@version`: the version is usually tombstoned already."""
+    version = version_from_filename(name, filename)
+    if version is None:
+        raise PackageNotFound(f"{name}/-/{filename}")
+    await manage.unpublish_versions(ctx, principal, name, [version], None)
+    return json_response({"ok": True, "success": True, "message": "tarball removed"})

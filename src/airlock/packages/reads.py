@@ -1,0 +1,142 @@
+"""Reading packages: stored packuments, tarballs, dist-tags, collaborators, search.
+
+Restricted packages are invisible (404, as if missing) to everyone but their maintainers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from airlock.accounts.models import User
+from airlock.authz.principal import Principal
+from airlock.context import AppContext
+from airlock.packages import repository as repo
+from airlock.packages.errors import PackageNotFound
+from airlock.packages.models import Maintainer, Package, Version
+from airlock.packages.names import version_from_filename
+
+
+@dataclass(frozen=True)
+class StoredDoc:
+    body: bytes
+    etag: str
+    gzipped: bool
+    restricted: bool
+
+
+async def visible_package(session: AsyncSession, name: str, principal: Principal) -> Package:
+    """The package if the caller may know it exists, else PackageNotFound."""
+    package = await repo.get_package(session, name)
+    if package is None:
+        raise PackageNotFound(name)
+    if package.access != "public" and not (
+        principal.user is not None
+        and await repo.is_maintainer(session, package.id, principal.user.id)
+    ):
+        raise PackageNotFound(name)
+    return package
+
+
+async def packument(
+    ctx: AppContext, principal: Principal, name: str, *, abbreviated: bool, gzip: bool
+) -> StoredDoc:
+    """The stored document bytes; no request ever builds one."""
+    column = {
+        (False, False): Package.packument_full,
+        (False, True): Package.packument_full_gz,
+        (True, False): Package.packument_abbrev,
+        (True, True): Package.packument_abbrev_gz,
+    }[(abbreviated, gzip)]
+    async with ctx.db.read() as session:
+        row = (
+            await session.execute(
+                select(Package.id, Package.access, Package.etag, column).where(Package.name == name)
+            )
+        ).first()
+        if row is None:
+            raise PackageNotFound(name)
+        package_id, access, etag, body = row
+        if body is None or etag is None:
+            # Nothing published (only staged versions, or all unpublished): like a missing name.
+            raise PackageNotFound(name)
+        if access != "public" and not (
+            principal.user is not None
+            and await repo.is_maintainer(session, package_id, principal.user.id)
+        ):
+            raise PackageNotFound(name)
+    tag = f'"{etag}-c"' if abbreviated else f'"{etag}"'
+    return StoredDoc(body=body, etag=tag, gzipped=gzip, restricted=access != "public")
+
+
+async def tarball(
+    ctx: AppContext, principal: Principal, name: str, filename: str
+) -> tuple[str, bool]:
+    """(blob key, restricted) of a published version's tarball."""
+    version = version_from_filename(name, filename)
+    if version is None:
+        raise PackageNotFound(f"{name}/-/{filename}")
+    async with ctx.db.read() as session:
+        package = await visible_package(session, name, principal)
+        row = await repo.get_version(session, package.id, version)
+    if row is None or row.state != "published" or row.blob_key is None:
+        raise PackageNotFound(f"{name}@{version}")
+    return row.blob_key, package.access != "public"
+
+
+async def provenance(ctx: AppContext, principal: Principal, name: str, version: str) -> bytes:
+    async with ctx.db.read() as session:
+        package = await visible_package(session, name, principal)
+        row = await repo.get_version(session, package.id, version)
+    if row is None or row.state != "published" or row.provenance_key is None:
+        raise PackageNotFound(f"{name}@{version} provenance")
+    return await ctx.blobs.read(row.provenance_key)
+
+
+async def dist_tags(ctx: AppContext, principal: Principal, name: str) -> dict[str, str]:
+    async with ctx.db.read() as session:
+        package = await visible_package(session, name, principal)
+        return await repo.dist_tags(session, package.id)
+
+
+async def collaborators(ctx: AppContext, principal: Principal, name: str) -> dict[str, str]:
+    async with ctx.db.read() as session:
+        package = await visible_package(session, name, principal)
+        return {n: "write" for n in await repo.maintainer_names(session, package.id)}
+
+
+async def visibility(ctx: AppContext, principal: Principal, name: str) -> dict[str, Any]:
+    async with ctx.db.read() as session:
+        package = await visible_package(session, name, principal)
+    return {"public": package.access == "public", "mfa": package.mfa_policy}
+
+
+async def published_version(session: AsyncSession, package: Package, version: str) -> Version:
+    row = await repo.get_version(session, package.id, version)
+    if row is None or row.state != "published":
+        raise PackageNotFound(f"{package.name}@{version}")
+    return row
+
+
+async def packages_of(ctx: AppContext, user_name: str, viewer: Principal) -> dict[str, str]:
+    """`npm access list packages`: what `user_name` maintains that the viewer may see."""
+    async with ctx.db.read() as session:
+        rows = await session.execute(
+            select(Package)
+            .join(Maintainer, Maintainer.package_id == Package.id)
+            .join(User, User.id == Maintainer.user_id)
+            .where(User.name == user_name)
+            .order_by(Package.name)
+        )
+        result: dict[str, str] = {}
+        for package in rows.scalars().all():
+            visible = package.access == "public" or (
+                viewer.user is not None
+                and await repo.is_maintainer(session, package.id, viewer.user.id)
+            )
+            if visible:
+                result[package.name] = "write"
+    return result
