@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from airlock.accounts.models import User
 from airlock.audit.events import Event, record
 from airlock.authz.principal import TokenKind, TokenPermission
 from airlock.context import AppContext
 from airlock.tokens.models import Token
+from airlock.tokens.requests import GranularSpec
 from airlock.tokens.secrets import display_prefix, hash_token, new_token
+
+
+@dataclass(frozen=True)
+class Created:
+    token: Token
+    secret: str  # shown once, never stored
 
 
 async def issue_session_token(ctx: AppContext, user: User) -> str:
@@ -57,3 +65,85 @@ async def find_token(ctx: AppContext, secret: str) -> Token | None:
         return (
             await session.execute(select(Token).where(Token.token_hash == hash_token(secret)))
         ).scalar_one_or_none()
+
+
+async def create_granular(ctx: AppContext, user_id: uuid.UUID, spec: GranularSpec) -> Created:
+    """A granular access token. The caller has checked the password (and code)."""
+    secret = new_token()
+    now = ctx.clock.now()
+    token = Token(
+        user_id=user_id,
+        token_hash=hash_token(secret),
+        display=display_prefix(secret),
+        kind=TokenKind.GRANULAR.value,
+        name=spec.name,
+        description=spec.description,
+        permission=spec.permission.value,
+        packages=list(spec.packages),
+        scopes=list(spec.scopes),
+        cidr=list(spec.cidr),
+        bypass_2fa=spec.bypass_2fa,
+        created_at=now,
+        expires_at=now + timedelta(days=spec.expires_days),
+    )
+    async with ctx.db.write() as session:
+        user = await session.get(User, user_id)
+        session.add(token)
+        await session.flush()
+        record(
+            session,
+            ctx.clock,
+            Event.TOKEN_CREATED,
+            actor=user.name if user else None,
+            key=str(token.id),
+            permission=spec.permission.value,
+            bypass_2fa=spec.bypass_2fa,
+        )
+    return Created(token=token, secret=secret)
+
+
+async def list_tokens(
+    ctx: AppContext, user_id: uuid.UUID, offset: int, limit: int
+) -> tuple[list[Token], int]:
+    """The user's live tokens (not revoked, not expired), newest first, and the total."""
+    live = (
+        Token.user_id == user_id,
+        Token.revoked_at.is_(None),
+        or_(Token.expires_at.is_(None), Token.expires_at > ctx.clock.now()),
+    )
+    async with ctx.db.read() as session:
+        total = (await session.execute(select(func.count()).where(*live))).scalar_one()
+        rows = (
+            await session.execute(
+                select(Token)
+                .where(*live)
+                .order_by(Token.created_at.desc(), Token.id)
+                .offset(offset)
+                .limit(limit)
+            )
+        ).scalars()
+        return list(rows), int(total)
+
+
+async def revoke_by_reference(ctx: AppContext, user_id: uuid.UUID, ref: str) -> bool:
+    """`npm token revoke` sends a key (our token id) or the full token value."""
+    try:
+        key = uuid.UUID(ref)
+    except ValueError:
+        return await revoke_token_value(ctx, user_id, ref)
+    async with ctx.db.write() as session:
+        token = (
+            await session.execute(
+                select(Token).where(
+                    Token.id == key, Token.user_id == user_id, Token.revoked_at.is_(None)
+                )
+            )
+        ).scalar_one_or_none()
+        if token is None:
+            return False
+        token.revoked_at = ctx.clock.now()
+        digest = token.token_hash
+        user = await session.get(User, user_id)
+        record(session, ctx.clock, Event.TOKEN_REVOKED, actor=user.name if user else None)
+    ctx.tokens.evict(digest)
+    return True

@@ -8,8 +8,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from airlock.accounts import service as accounts
+from airlock.accounts.models import User
 from airlock.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from airlock.tokens.service import issue_session_token, revoke_token_value
+from airlock.twofactor.login import check_login_otp
 from airlock.web.deps import Ctx, CurrentPrincipal, read_json_object
 from airlock.web.npm.responses import json_response
 
@@ -37,6 +39,9 @@ async def adduser_or_login(couch_id: str, request: Request, ctx: Ctx) -> Respons
     if name != _user_from_path(couch_id):
         raise BadRequest("The user name in the body does not match the URL.")
     existing = await accounts.get_user(ctx, name)
+    if existing is None and request.headers.get("npm-command") == "login":
+        # npm turns a 400 on login into "There is no user with the username ...".
+        raise BadRequest(f"There is no user with the username {name!r}.")
     if existing is None:
         if not ctx.settings.open_signup:
             raise Forbidden(
@@ -69,11 +74,17 @@ async def adduser_or_login(couch_id: str, request: Request, ctx: Ctx) -> Respons
     )
 
 
-async def login_second_factor(ctx: Ctx, user: object, request: Request) -> None:
-    """Hook for 2FA at login (accounts with 2FA need a code; see twofactor)."""
-    from airlock.twofactor.login import check_login_otp
-
+async def login_second_factor(ctx: Ctx, user: User, request: Request) -> None:
+    """Accounts with 2FA (either mode) need a code at login: npm prompts and re-sends."""
     await check_login_otp(ctx, user, request.headers.get("npm-otp"))
+
+
+@router.post("/-/v1/login")
+async def web_login() -> Response:
+    """npm tries browser login first; a 4xx here makes it fall back to the couch prompts."""
+    raise NotFound(
+        "Web login is not supported by this registry: npm falls back to username and password."
+    )
 
 
 @router.get("/-/user/{couch_id}")

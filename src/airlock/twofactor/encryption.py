@@ -1,0 +1,58 @@
+"""TOTP secrets encrypted at rest with keys derived from settings.secret_key.
+
+MultiFernet: the first key (secret_key) encrypts, every key (secret_key plus
+old_secret_keys) decrypts, so a key can be rotated without locking anyone out.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from airlock.errors import AirlockError
+from airlock.settings import Settings
+
+_INFO = b"airlock/totp-secret/v1"
+
+
+class SecretUndecryptable(AirlockError):
+    status = 500
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A two-factor secret cannot be decrypted with the configured keys: was "
+            "AIRLOCK_SECRET_KEY changed without keeping the old one in AIRLOCK_OLD_SECRET_KEYS?"
+        )
+
+
+def _fernet(key: str) -> Fernet:
+    # HKDF turns any configured string into a proper 32-byte key, separated by purpose.
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(key.encode())
+    return Fernet(base64.urlsafe_b64encode(raw))
+
+
+def cipher(settings: Settings) -> MultiFernet:
+    keys = [settings.secret_key, *settings.old_secret_keys]
+    return MultiFernet([_fernet(k) for k in keys])
+
+
+def encrypt(settings: Settings, secret: str) -> bytes:
+    return cipher(settings).encrypt(secret.encode())
+
+
+def decrypt(settings: Settings, blob: bytes) -> str:
+    try:
+        return cipher(settings).decrypt(blob).decode()
+    except InvalidToken as exc:
+        raise SecretUndecryptable() from exc
+
+
+def reencrypt(settings: Settings, blob: bytes) -> bytes:
+    """The same secret encrypted with the current key (for `airlock rotate-secrets`)."""
+    try:
+        return cipher(settings).rotate(blob)
+    except InvalidToken as exc:
+        raise SecretUndecryptable() from exc

@@ -1,0 +1,43 @@
+"""Second-factor errors, as npm understands them."""
+
+from __future__ import annotations
+
+from airlock.errors import BadRequest, Conflict, Forbidden, OtpRequired, TooManyRequests
+
+OTP_PROMPT = (
+    "You must provide a one-time pass. Pass --otp=<code> from your authenticator app, "
+    "or enter it when npm asks for it."
+)
+
+
+class OtpMissing(OtpRequired):
+    def __init__(self) -> None:
+        super().__init__(OTP_PROMPT)
+
+
+class InvalidOtp(OtpRequired):
+    """A code was sent but refused. Still an OTP challenge, so npm on a terminal asks again."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{reason} You must provide a one-time pass that has not been used yet.")
+
+
+class OtpLocked(TooManyRequests):
+    def __init__(self, seconds: int) -> None:
+        minutes = max(1, (seconds + 59) // 60)
+        super().__init__(
+            "Too many wrong one-time passwords: two-factor attempts on this account are locked "
+            f"for {minutes} more minute(s). Try again later."
+        )
+
+
+class TwoFactorNeeded(Forbidden):
+    """The action needs a second factor but the account has none to give."""
+
+
+class TwoFactorAlreadyEnabled(Conflict):
+    pass
+
+
+class TwoFactorNotEnabled(BadRequest):
+    pass
