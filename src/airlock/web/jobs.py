@@ -8,3 +8,13 @@ from typing import Any
 from airlock.context import AppContext
 
 BACKGROUND_JOBS: list[Callable[[AppContext], Coroutine[Any, Any, None]]] = []
+
+
+def _register_stage_expiry() -> None:
+    # Imported here so this module stays a plain list other domains append to.
+    from airlock.stage.expiry import stage_expiry_job
+
+    BACKGROUND_JOBS.append(stage_expiry_job)
+
+
+_register_stage_expiry()

@@ -1,0 +1,86 @@
+"""Expiry of stages nobody decided on: rows deleted, blobs removed, version numbers freed.
+
+Safe in many processes at once: one `DELETE ... WHERE expires_at <= now RETURNING` per
+sweep, so each expired row is deleted (and reported) by exactly one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from airlock.audit.events import Event, record
+from airlock.context import AppContext
+from airlock.packages.models import Package, Version
+from airlock.stage.cleanup import forget_blobs
+from airlock.stage.repository import STAGED, release_empty_reservations
+
+log = logging.getLogger("airlock.stage")
+
+
+@dataclass(frozen=True)
+class Expired:
+    package: str
+    version: str
+    stage_id: str
+
+
+async def sweep_expired_stages(ctx: AppContext) -> list[Expired]:
+    """Delete every stage whose time is up; returns what was deleted."""
+    now = ctx.clock.now()
+    async with ctx.db.write() as session:
+        result = await session.execute(
+            delete(Version)
+            .where(Version.state == STAGED, Version.expires_at <= now)
+            .returning(
+                Version.id,
+                Version.package_id,
+                Version.version,
+                Version.blob_key,
+                Version.provenance_key,
+            )
+        )
+        rows = result.all()
+        if not rows:
+            return []
+        package_ids = {row.package_id for row in rows}
+        names = await _names(session, package_ids)
+        expired = [Expired(names.get(r.package_id, "?"), r.version, str(r.id)) for r in rows]
+        for item in expired:
+            record(
+                session,
+                ctx.clock,
+                Event.VERSION_EXPIRED,
+                actor=None,
+                package=item.package,
+                version=item.version,
+                stage_id=item.stage_id,
+            )
+        await release_empty_reservations(session, package_ids)
+    await forget_blobs(ctx, [key for r in rows for key in (r.blob_key, r.provenance_key)])
+    return expired
+
+
+async def _names(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = await session.execute(select(Package.id, Package.name).where(Package.id.in_(ids)))
+    return {row.id: row.name for row in rows}
+
+
+async def stage_expiry_job(ctx: AppContext) -> None:
+    """Background job: sweep at start-up, then every `expiry_sweep_seconds`."""
+    while True:
+        try:
+            expired = await sweep_expired_stages(ctx)
+            if expired:
+                log.info("expired %d stage(s)", len(expired))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A database hiccup must not end the loop: the next sweep catches up.
+            log.exception("stage expiry sweep failed")
+        await asyncio.sleep(ctx.settings.expiry_sweep_seconds)

@@ -1,0 +1,100 @@
+"""Reading stages: list, view, download, and "is this version live yet?".
+
+None of these needs a second factor. Callers see stages of packages they maintain plus
+their own stages; anything else is reported as absent (404), never as forbidden.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from airlock.authz.principal import Principal
+from airlock.context import AppContext
+from airlock.errors import BadRequest, NotFound
+from airlock.packages import repository as packages_repo
+from airlock.packages.models import Package, Version
+from airlock.stage.errors import StageNotFound
+from airlock.stage.permissions import refuse_oidc, signed_in, token_covers
+from airlock.stage.repository import (
+    PUBLISHED,
+    STAGED,
+    count,
+    live_stage,
+    visible_stages,
+)
+from airlock.stage.schemas import StageInfo, StagePage
+
+DEFAULT_PER_PAGE = 10
+MAX_PER_PAGE = 100
+
+
+async def list_stages(
+    ctx: AppContext, principal: Principal, page: int, per_page: int, package: str | None
+) -> StagePage:
+    """One page of the caller's visible stages, newest first, with the total count."""
+    user = signed_in(principal)
+    if page < 0:
+        raise BadRequest("page must be 0 or more (pages are numbered from 0).")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise BadRequest(f"perPage must be between 1 and {MAX_PER_PAGE}.")
+    query = visible_stages(user.id, principal.token, ctx.clock.now(), package)
+    async with ctx.db.read() as session:
+        total = await count(session, query)
+        rows = await session.execute(
+            query.order_by(Version.created_at.desc(), Version.id.desc())
+            .offset(page * per_page)
+            .limit(per_page)
+        )
+        items = [StageInfo.of(version, pkg) for version, pkg in rows.all()]
+    return StagePage(items=items, total=total, page=page, per_page=per_page)
+
+
+async def view_stage(ctx: AppContext, principal: Principal, stage_id: uuid.UUID) -> StageInfo:
+    """The stage if the caller maintains its package or staged it, else StageNotFound."""
+    user = signed_in(principal)
+    async with ctx.db.read() as session:
+        found = await live_stage(session, stage_id, ctx.clock.now())
+        if found is None or not token_covers(principal, found[1].name):
+            raise StageNotFound(stage_id)
+        version, package = found
+        if version.actor_id != user.id and not await packages_repo.is_maintainer(
+            session, package.id, user.id
+        ):
+            raise StageNotFound(stage_id)
+        return StageInfo.of(version, package)
+
+
+async def version_status(ctx: AppContext, principal: Principal, name: str, version: str) -> str:
+    """ "staged" or "published", for those allowed to know; NotFound for everyone else.
+
+    Published versions: whoever may read the package. Staged ones: its maintainers and the
+    stager. Trusted-publishing tokens are refused (403): they may only stage.
+    """
+    refuse_oidc(principal)
+    missing = NotFound(f"{name}@{version} not found.")
+    user_id = principal.user.id if principal.user is not None else None
+    async with ctx.db.read() as session:
+        row = (
+            await session.execute(
+                select(Version, Package)
+                .join(Package, Package.id == Version.package_id)
+                .where(Package.name == name, Version.version == version)
+            )
+        ).first()
+        if row is None:
+            raise missing
+        found, package = row
+        maintainer = user_id is not None and await packages_repo.is_maintainer(
+            session, package.id, user_id
+        )
+    maintainer = maintainer and token_covers(principal, name)
+    if found.state == PUBLISHED and (package.access == "public" or maintainer):
+        return "published"
+    stager = user_id is not None and found.actor_id == user_id and token_covers(principal, name)
+    lapse = found.expires_at
+    live = found.state == STAGED and lapse is not None and lapse > ctx.clock.now()
+    if live and (maintainer or stager):
+        return "staged"
+    raise missing

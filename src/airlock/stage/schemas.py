@@ -1,0 +1,53 @@
+"""What the stage domain hands to the web layer: plain frozen data, no ORM rows."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from airlock.packages.models import Package, Version
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    id: uuid.UUID
+    package: str
+    version: str
+    tag: str
+    access: str  # "public" | "restricted": what the version will be published as
+    created_at: datetime
+    expires_at: datetime
+    actor: str | None
+    actor_type: str | None
+    shasum: str
+    integrity: str
+    size: int
+    blob_key: str | None
+
+    @classmethod
+    def of(cls, version: Version, package: Package) -> StageInfo:
+        assert version.expires_at is not None
+        return cls(
+            id=version.id,
+            package=package.name,
+            version=version.version,
+            tag=version.tag or "latest",
+            access=version.requested_access or package.access,
+            created_at=version.created_at,
+            expires_at=version.expires_at,
+            actor=version.actor,
+            actor_type=version.actor_type,
+            shasum=version.shasum,
+            integrity=version.integrity,
+            size=version.size,
+            blob_key=version.blob_key,
+        )
+
+
+@dataclass(frozen=True)
+class StagePage:
+    items: list[StageInfo]
+    total: int
+    page: int
+    per_page: int
