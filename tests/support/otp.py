@@ -48,3 +48,48 @@ def enrol_live(
     resp = http.post("/-/npm/v1/user", json={"tfa": [code(secret)]})
     assert resp.status_code == 200, resp.text
     return secret, resp.json()["tfa"]
+
+
+class CodeSource:
+    """Fresh codes for a live server (real clock): each code is accepted once per account, so
+    hand out strictly increasing time-steps, using the +1 step of the window before waiting."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.last_step = -1
+
+    def next(self) -> str:
+        import time
+
+        while True:
+            now = int(time.time()) // 30
+            for step in (now - 1, now, now + 1):
+                if step > self.last_step:
+                    self.last_step = step
+                    return pyotp.TOTP(self.secret).generate_otp(step)
+            time.sleep(1)
+
+
+def spawn_npm(npm, *args: str, timeout: float = 60):
+    """npm on a pseudo-terminal, for the prompts it only shows on a TTY."""
+    import pexpect
+
+    cmd = npm.command(*args)
+    return pexpect.spawn(
+        cmd[0],
+        cmd[1:],
+        env=npm.base_env(),
+        encoding="utf-8",
+        timeout=timeout,
+        cwd=str(npm.home),
+        dimensions=(50, 250),
+    )
+
+
+def finish(child) -> tuple[int, str]:
+    """Wait for the end; the exit status and everything printed after the last expect."""
+    import pexpect
+
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus, child.before

@@ -147,3 +147,9 @@ def user_create(
         console.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
     console.print(f"created user {name}")
+
+
+from airlock.cli.tokens import rotate_secrets, token_app  # noqa: E402 (needs `app` above)
+
+app.add_typer(token_app, name="token")
+app.command("rotate-secrets")(rotate_secrets)

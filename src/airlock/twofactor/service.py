@@ -226,3 +226,18 @@ async def require_account_code(
     if writes_only and user.tfa_mode != "auth-and-writes":
         return
     await verify_code(ctx, user_id, otp)
+
+
+async def rotate_secrets(ctx: AppContext) -> int:
+    """Re-encrypt every stored TOTP secret with the current key (after adding a new
+    AIRLOCK_SECRET_KEY and moving the old one to AIRLOCK_OLD_SECRET_KEYS)."""
+    count = 0
+    async with ctx.db.write() as session:
+        users = (
+            await session.execute(select(User).where(User.totp_secret_enc.is_not(None)))
+        ).scalars()
+        for user in users:
+            assert user.totp_secret_enc is not None
+            user.totp_secret_enc = encryption.reencrypt(ctx.settings, user.totp_secret_enc)
+            count += 1
+    return count
