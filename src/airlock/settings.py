@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from airlock.oidc.urls import check_issuer_url, check_provider
+
 DEV_SECRET = "airlock-development-secret-do-not-use-in-production"
 
 
@@ -101,8 +103,26 @@ class Settings(BaseSettings):
     )
     oidc_extra_issuers: dict[str, str] = Field(
         default_factory=dict,
-        description='More issuers, as {"name": "https://issuer"} (JSON in the environment).',
+        description='More issuers (self-hosted GitLab, GitHub Enterprise), as {"<provider>[:<label>]": "https://issuer"} with provider github, gitlab or circleci (JSON in the environment).',
     )
+    oidc_jwks_cache_seconds: float = Field(
+        3600.0,
+        description="How long an issuer's signing keys are cached (an unknown key id refetches sooner).",
+    )
+
+    @field_validator("oidc_github_issuer", "oidc_gitlab_issuer", "oidc_circleci_issuer")
+    @classmethod
+    def _issuer_url(cls, v: str) -> str:
+        # http:// only on loopback (tests, local setups); anything else must be https://.
+        return check_issuer_url(v)
+
+    @field_validator("oidc_extra_issuers")
+    @classmethod
+    def _extra_issuers(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, url in v.items():
+            check_provider(name.split(":", 1)[0])
+            check_issuer_url(url)
+        return {name: url.rstrip("/") for name, url in v.items()}
 
     @field_validator("public_url")
     @classmethod

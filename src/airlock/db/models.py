@@ -2,7 +2,14 @@
 
 from airlock.accounts import models as accounts_models
 from airlock.audit import models as audit_models
+from airlock.oidc import models as oidc_models
 from airlock.packages import models as packages_models
 from airlock.tokens import models as tokens_models
 
-__all__ = ["accounts_models", "audit_models", "packages_models", "tokens_models"]
+__all__ = [
+    "accounts_models",
+    "audit_models",
+    "oidc_models",
+    "packages_models",
+    "tokens_models",
+]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 08:39:36.706973
+Create Date: 2026-11-25 08:45:45.895952
 """
 
 from collections.abc import Sequence
@@ -34,6 +34,20 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_events_at"), ["at"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_events_package"), ["package"], unique=False)
+
+    op.create_table(
+        "oidc_used_tokens",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("issuer", sa.String(length=512), nullable=False),
+        sa.Column("jti", sa.String(length=255), nullable=False),
+        sa.Column("expires_at", airlock.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oidc_used_tokens")),
+        sa.UniqueConstraint("issuer", "jti", name=op.f("uq_oidc_used_tokens_issuer_jti")),
+    )
+    with op.batch_alter_table("oidc_used_tokens", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_oidc_used_tokens_expires_at"), ["expires_at"], unique=False
+        )
 
     op.create_table(
         "packages",
@@ -170,6 +184,38 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_tokens_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "trust_relationships",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("package_id", sa.Uuid(), nullable=False),
+        sa.Column("provider", sa.String(length=16), nullable=False),
+        sa.Column("claims", airlock.db.base.JSONType(), nullable=False),
+        sa.Column("permissions", airlock.db.base.JSONType(), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("created_by", sa.Uuid(), nullable=False),
+        sa.Column("created_at", airlock.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by"],
+            ["users.id"],
+            name=op.f("fk_trust_relationships_created_by_users"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["package_id"],
+            ["packages.id"],
+            name=op.f("fk_trust_relationships_package_id_packages"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_trust_relationships")),
+        sa.UniqueConstraint(
+            "package_id", "fingerprint", name=op.f("uq_trust_relationships_package_id_fingerprint")
+        ),
+    )
+    with op.batch_alter_table("trust_relationships", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_trust_relationships_package_id"), ["package_id"], unique=False
+        )
+
+    op.create_table(
         "versions",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("package_id", sa.Uuid(), nullable=False),
@@ -224,6 +270,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_versions_expires_at"))
 
     op.drop_table("versions")
+    with op.batch_alter_table("trust_relationships", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_trust_relationships_package_id"))
+
+    op.drop_table("trust_relationships")
     with op.batch_alter_table("tokens", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_tokens_user_id"))
 
@@ -246,6 +296,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_packages_scope"))
 
     op.drop_table("packages")
+    with op.batch_alter_table("oidc_used_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_oidc_used_tokens_expires_at"))
+
+    op.drop_table("oidc_used_tokens")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_audit_events_package"))
         batch_op.drop_index(batch_op.f("ix_audit_events_at"))

@@ -1,0 +1,93 @@
+"""Issuers' signing keys: discovery -> jwks_uri -> JWKS, cached per issuer.
+
+Keys are cached for `ttl` seconds. A token signed with a key id the cache does not know
+triggers one refetch (issuers rotate keys), at most once per `refetch_after` seconds per
+issuer so that junk tokens cannot make Airlock hammer the issuer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+
+from airlock.oidc.errors import ExchangeError, IssuerUnavailable
+from airlock.oidc.urls import check_issuer_url
+
+_MAX_DOCUMENT_BYTES = 256 * 1024
+
+
+@dataclass
+class _Entry:
+    keys: dict[str, jwt.PyJWK]
+    fetched_at: float
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class KeyCache:
+    """One per process (the web layer keeps it on the app)."""
+
+    def __init__(self, ttl: float, refetch_after: float = 10.0, timeout: float = 10.0) -> None:
+        self.ttl = ttl
+        self.refetch_after = refetch_after
+        self.timeout = timeout
+        self._entries: dict[str, _Entry] = {}
+        self.fetches = 0  # how many JWKS downloads happened (observable in tests)
+
+    async def key(self, issuer: str, kid: str | None) -> jwt.PyJWK:
+        """The signing key `kid` of `issuer` (already checked to be a configured issuer)."""
+        entry = self._entries.setdefault(issuer, _Entry(keys={}, fetched_at=float("-inf")))
+        async with entry.lock:
+            age = time.monotonic() - entry.fetched_at
+            known = self._pick(entry.keys, kid) is not None
+            if age > self.ttl or (not known and age > self.refetch_after):
+                entry.keys = await self._fetch(issuer)
+                entry.fetched_at = time.monotonic()
+        found = self._pick(entry.keys, kid)
+        if found is None:
+            raise ExchangeError(f"the ID token was signed with an unknown key ({kid})")
+        return found
+
+    @staticmethod
+    def _pick(keys: dict[str, jwt.PyJWK], kid: str | None) -> jwt.PyJWK | None:
+        if kid is not None:
+            return keys.get(kid)
+        # Without a kid, only an issuer with a single key is unambiguous.
+        return next(iter(keys.values())) if len(keys) == 1 else None
+
+    async def _fetch(self, issuer: str) -> dict[str, jwt.PyJWK]:
+        self.fetches += 1
+        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+            discovery = await self._get_json(client, f"{issuer}/.well-known/openid-configuration")
+            if discovery.get("issuer", "").rstrip("/") != issuer:
+                raise IssuerUnavailable(f"the discovery document of {issuer} names another issuer")
+            jwks_uri = discovery.get("jwks_uri")
+            try:
+                check_issuer_url(str(jwks_uri))
+            except ValueError as exc:
+                raise IssuerUnavailable(f"{issuer} publishes an unusable jwks_uri") from exc
+            jwks = await self._get_json(client, str(jwks_uri))
+        try:
+            keyset = jwt.PyJWKSet.from_dict(jwks)
+        except (jwt.PyJWKSetError, jwt.InvalidKeyError, KeyError, TypeError) as exc:
+            raise IssuerUnavailable(f"{issuer} publishes no usable signing keys") from exc
+        return {(k.key_id or ""): k for k in keyset.keys}
+
+    async def _get_json(self, client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+        try:
+            resp = await client.get(url, headers={"accept": "application/json"})
+        except httpx.HTTPError as exc:
+            raise IssuerUnavailable(f"could not reach {url}: {type(exc).__name__}") from exc
+        if resp.status_code != 200 or len(resp.content) > _MAX_DOCUMENT_BYTES:
+            raise IssuerUnavailable(f"{url} answered {resp.status_code}")
+        try:
+            body = resp.json()
+        except ValueError as exc:
+            raise IssuerUnavailable(f"{url} did not answer JSON") from exc
+        if not isinstance(body, dict):
+            raise IssuerUnavailable(f"{url} did not answer a JSON object")
+        return body

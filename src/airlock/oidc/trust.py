@@ -1,0 +1,162 @@
+"""Managing trust relationships (`npm trust github|gitlab|circleci|list|revoke`)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import IntegrityError
+
+from airlock.audit.events import Event, record
+from airlock.authz.actions import Action
+from airlock.authz.policy import authorize
+from airlock.authz.principal import Principal
+from airlock.clock import iso
+from airlock.context import AppContext
+from airlock.errors import Unauthorized
+from airlock.oidc import providers
+from airlock.oidc import repository as repo
+from airlock.oidc.errors import InvalidTrustConfig, TrustConflict, TrustNotFound
+from airlock.oidc.models import TrustRelationship
+from airlock.packages.models import Package
+
+MAX_PER_PACKAGE = 20
+MAX_PER_REQUEST = 5
+
+
+def config_json(rel: TrustRelationship) -> dict[str, Any]:
+    """A relationship as npm's trust commands read it (claims in npm's own shape)."""
+    return {
+        "id": str(rel.id),
+        "type": rel.provider,
+        "claims": rel.claims,
+        "permissions": rel.permissions,
+        "createdAt": iso(rel.created_at),
+    }
+
+
+def parse_configs(body: Any) -> list[tuple[str, dict[str, Any], list[str]]]:
+    """npm sends an array holding one config; a single object is accepted too."""
+    items = body if isinstance(body, list) else [body]
+    if not items or len(items) > MAX_PER_REQUEST:
+        raise InvalidTrustConfig(f"Send between 1 and {MAX_PER_REQUEST} trust configurations.")
+    parsed = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise InvalidTrustConfig("Each trust configuration must be an object.")
+        provider = item.get("type")
+        if not isinstance(provider, str):
+            raise InvalidTrustConfig("`type` must be github, gitlab or circleci.")
+        claims = providers.parse_config(provider, item.get("claims"))
+        parsed.append((provider, claims, providers.parse_permissions(item.get("permissions"))))
+    return parsed
+
+
+def fingerprint(provider: str, claims: dict[str, Any]) -> str:
+    # Same provider and claims = the same workflow; permissions differ only by revoke+create.
+    canonical = orjson.dumps({"type": provider, "claims": claims}, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+async def _governed_package(ctx: AppContext, principal: Principal, name: str) -> Package:
+    """The package, once the caller is known to be a maintainer (with 2FA when enabled)."""
+    if principal.user is None:
+        raise Unauthorized("You must be logged in to manage trusted publishers. Run `npm login`.")
+    async with ctx.db.read() as session:
+        package, ref = await repo.package_and_ref(session, name, principal.user.id)
+    if package is None:
+        raise TrustNotFound(f"Package {name} not found.")
+    # Outside any write transaction: the second-factor check writes on its own.
+    await authorize(ctx, principal, Action.GOVERN, ref)
+    return package
+
+
+async def create(
+    ctx: AppContext, principal: Principal, name: str, body: Any
+) -> list[dict[str, Any]]:
+    """Add relationships; 409 if one with the same provider and claims exists."""
+    configs = parse_configs(body)
+    package = await _governed_package(ctx, principal, name)
+    assert principal.user is not None
+    now = ctx.clock.now()
+    rows = []
+    try:
+        async with ctx.db.write() as session:
+            existing = await repo.relationships(session, package.id)
+            if len(existing) + len(configs) > MAX_PER_PACKAGE:
+                raise InvalidTrustConfig(
+                    f"A package may have at most {MAX_PER_PACKAGE} trust relationships."
+                )
+            for provider, claims, permissions in configs:
+                fp = fingerprint(provider, claims)
+                if await repo.fingerprint_taken(session, package.id, fp):
+                    raise _conflict(provider)
+                row = TrustRelationship(
+                    package_id=package.id,
+                    provider=provider,
+                    claims=claims,
+                    permissions=permissions,
+                    fingerprint=fp,
+                    created_by=principal.user.id,
+                    created_at=now,
+                )
+                session.add(row)
+                await session.flush()
+                rows.append(row)
+                record(
+                    session,
+                    ctx.clock,
+                    Event.TRUST_CREATED,
+                    actor=principal.user.name,
+                    package=name,
+                    trust_id=str(row.id),
+                    provider=provider,
+                    permissions=permissions,
+                )
+    except IntegrityError as exc:
+        # A concurrent identical `npm trust` won the unique constraint.
+        raise _conflict(configs[0][0]) from exc
+    return [config_json(r) for r in rows]
+
+
+def _conflict(provider: str) -> TrustConflict:
+    return TrustConflict(
+        f"An identical {provider} trust relationship already exists for this package. "
+        "To change its permissions, revoke it (npm trust revoke --id) and create it again."
+    )
+
+
+async def list_for(ctx: AppContext, principal: Principal, name: str) -> list[dict[str, Any]]:
+    package = await _governed_package(ctx, principal, name)
+    async with ctx.db.read() as session:
+        return [config_json(r) for r in await repo.relationships(session, package.id)]
+
+
+async def revoke(ctx: AppContext, principal: Principal, name: str, trust_id: str) -> None:
+    """Delete a relationship and revoke the short-lived tokens minted from it."""
+    package = await _governed_package(ctx, principal, name)
+    assert principal.user is not None
+    try:
+        wanted = uuid.UUID(trust_id)
+    except ValueError as exc:
+        raise TrustNotFound(f"No trust relationship {trust_id} on {name}.") from exc
+    async with ctx.db.write() as session:
+        row = await session.get(TrustRelationship, wanted)
+        if row is None or row.package_id != package.id:
+            raise TrustNotFound(f"No trust relationship {trust_id} on {name}.")
+        await session.delete(row)
+        hashes = await repo.revoke_tokens_of(session, row.id, ctx.clock.now())
+        record(
+            session,
+            ctx.clock,
+            Event.TRUST_REVOKED,
+            actor=principal.user.name,
+            package=name,
+            trust_id=str(row.id),
+            provider=row.provider,
+            tokens_revoked=len(hashes),
+        )
+    for digest in hashes:
+        ctx.tokens.evict(digest)
