@@ -89,7 +89,7 @@ async def dist_tags(session: AsyncSession, package_id: uuid.UUID) -> dict[str, s
         .where(DistTag.package_id == package_id)
         .order_by(DistTag.tag)
     )
-    return {tag: version for tag, version in rows.tuples()}
+    return {row[0]: row[1] for row in rows.all()}
 
 
 async def set_dist_tag(

@@ -29,7 +29,7 @@ async def search(
         query = _query(text, principal)
         total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()
         rows = await session.execute(query.order_by(Package.name).offset(offset).limit(size))
-        objects = [await _object(session, pkg, ver) for pkg, ver in rows.tuples()]
+        objects = [await _object(session, pkg, ver) for pkg, ver in rows.all()]
     return {"objects": objects, "total": total or 0, "time": iso(ctx.clock.now())}
 
 

@@ -1,9 +1,11 @@
 """npm wire routes: the overloaded `PUT /{name}` (publish, deprecate, star) and unpublish.
 
-How the PUT bodies are told apart (contract §3.5, Verdaccio's rules): `_attachments` with
-data is a publish; `users` without `versions` is a star; `versions` without attachments is
-a metadata update (deprecate/undeprecate). `PUT /{name}/-rev/{rev}` is either an unpublish
-of versions (the document minus them) or an owner change (`{_id, _rev, maintainers}`).
+How the PUT bodies are told apart (contract §3.5): `users` without `versions` is a star;
+the whole document with its `_rev` and no `_attachments` is a metadata update
+(deprecate/undeprecate); everything else is a publish, validated as one (so a publish body
+that lost its attachment is a 400 naming the problem, not a confusing 404).
+`PUT /{name}/-rev/{rev}` is either an unpublish of versions (the document minus them) or an
+owner change (`{_id, _rev, maintainers}`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from airlock.authz.principal import Principal
 from airlock.context import AppContext
 from airlock.errors import BadRequest, Unauthorized
 from airlock.packages import manage, service
+from airlock.packages.names import validate_name
 from airlock.packages.upload import parse_publish_body
 from airlock.web.deps import Ctx, CurrentPrincipal, read_body, read_json_object
 from airlock.web.npm import names
@@ -62,20 +65,19 @@ async def put_package(
 ) -> Response:
     _require_user(principal, name)
     body = await read_big_json(request, publish_body_limit(ctx))
-    if body.get("_attachments"):
-        upload = await parse_publish_body(ctx.settings, name, body)
-        await service.publish(ctx, principal, upload)
-        return json_response(
-            {"ok": True, "success": True, "message": f"+ {name}@{upload.version}"}, status=201
-        )
     versions = body.get("versions")
     if versions is None and "users" in body:
         # Stars are not kept (Airlock has no popularity signals); answer as npm expects.
         return json_response({"ok": True, "success": True})
-    if not isinstance(versions, dict):
-        raise BadRequest("Nothing to publish: the body has no _attachments and no versions.")
-    await manage.deprecate(ctx, principal, name, _deprecations(versions))
-    return json_response({"ok": True, "success": True, "message": "package changed"}, status=201)
+    if "_rev" in body and "_attachments" not in body and isinstance(versions, dict):
+        # deprecate/undeprecate send back the whole document they read, `_rev` included.
+        await manage.deprecate(ctx, principal, name, _deprecations(versions))
+        return json_response({"ok": True, "success": True, "message": "package changed"}, 201)
+    upload = await parse_publish_body(ctx.settings, name, body)
+    await service.publish(ctx, principal, upload)
+    return json_response(
+        {"ok": True, "success": True, "message": f"+ {name}@{upload.version}"}, status=201
+    )
 
 
 def _deprecations(versions: dict[str, Any]) -> dict[str, str]:
@@ -87,6 +89,13 @@ def _deprecations(versions: dict[str, Any]) -> dict[str, str]:
                 raise BadRequest(f"deprecated of {version} must be a string.")
             messages[version] = message
     return messages
+
+
+@router.put("/{name:pkg}/")
+async def put_trailing_slash(name: str) -> Response:
+    # "@scope/" (an empty package part) arrives here; answer the name error, not a redirect.
+    validate_name(f"{name}/")
+    raise BadRequest(f"Invalid package name {name + '/'!r}.")
 
 
 @router.put("/{name:pkg}/-rev/{rev}")
