@@ -54,16 +54,19 @@ class CodeSource:
     """Fresh codes for a live server (real clock): each code is accepted once per account, so
     hand out strictly increasing time-steps, using the +1 step of the window before waiting."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, *, current_used: bool = False) -> None:
+        import time
+
         self.secret = secret
-        self.last_step = -1
+        # After enrol_live (which confirmed with the current code) that step is spent.
+        self.last_step = int(time.time()) // 30 if current_used else -1
 
     def next(self) -> str:
         import time
 
         while True:
             now = int(time.time()) // 30
-            for step in (now - 1, now, now + 1):
+            for step in (now, now + 1):
                 if step > self.last_step:
                     self.last_step = step
                     return pyotp.TOTP(self.secret).generate_otp(step)
