@@ -94,8 +94,14 @@ async def test_approving_twice_is_409_and_publishes_once(client, app_ctx, clock)
     again = await client.post(
         f"/-/stage/{stage_id}/approve", headers=auth(alice, code(secret, clock.now()))
     )
-    # Once decided it is no longer a stage: 404 (it left the list), nothing published twice.
-    assert again.status_code == 404
+    # The same answer as losing a race: 409 to a maintainer, nothing published twice.
+    assert again.status_code == 409
+    assert "already been approved" in again.json()["error"]
+    carol = await signup(client, "carol")
+    # Somebody else still learns nothing.
+    assert (
+        await client.delete(f"/-/stage/{stage_id}", headers=auth(carol, "1"))
+    ).status_code == 404
     assert await version_rows(app_ctx) == [("pkg-a", "1.0.0", "published")]
 
 

@@ -112,9 +112,11 @@ async def _decidable(
     user = signed_in(principal)
     async with ctx.db.read() as session:
         found = await live_stage(session, stage_id, ctx.clock.now())
-        if found is None or not token_covers(principal, found[1].name):
-            raise StageNotFound(stage_id)
+        if found is None:
+            raise await _decided_or_absent(session, stage_id, user)
         version, package = found
+        if not token_covers(principal, package.name):
+            raise StageNotFound(stage_id)
         if not await packages_repo.is_maintainer(session, package.id, user.id):
             if version.actor_id != user.id:
                 raise StageNotFound(stage_id)
@@ -127,6 +129,24 @@ async def _decidable(
     # Token limits and the fresh second factor (always required for DECIDE).
     await authorize(ctx, principal, Action.DECIDE, ref)
     return user, info
+
+
+async def _decided_or_absent(
+    session: AsyncSession, stage_id: uuid.UUID, user: UserRef
+) -> Exception:
+    """A maintainer deciding a stage someone already approved gets 409, as in a race."""
+    row = (
+        await session.execute(
+            select(Version.package_id).where(
+                Version.id == stage_id,
+                Version.state == PUBLISHED,
+                Version.approved_by.is_not(None),
+            )
+        )
+    ).first()
+    if row is not None and await packages_repo.is_maintainer(session, row.package_id, user.id):
+        return StageConflict(f"Stage {stage_id} has already been approved and published.")
+    return StageNotFound(stage_id)
 
 
 async def _lost_race(session: AsyncSession, stage_id: uuid.UUID) -> Exception:
