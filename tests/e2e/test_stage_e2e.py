@@ -189,3 +189,21 @@ def test_stages_expire_without_any_request(server_factory, npm_factory, tmp_path
     assert "No staged packages found" in alice.ok("stage", "list").output
     # The version number is free again.
     assert "(staged with id" in alice.ok("stage", "publish", cwd=folder).output
+
+
+def test_list_pages_past_100_and_an_approver_without_2fa_is_told_to_enrol(
+    server, npm_factory, tmp_path
+):
+    token = signup(server.url, "alice")
+    http = server.client(token)
+    for i in range(105):
+        resp = http.post("/-/stage/package/many", json=publish_body("many", f"1.0.{i}"))
+        assert resp.status_code == 201, resp.text
+    alice = npm_factory(server, "alice", token)
+    # npm asks perPage=100 from page 0 and follows `total` to the second page.
+    items = json.loads(alice.ok("stage", "list", "many", "--json").stdout)
+    assert len(items) == 105 and len({item["id"] for item in items}) == 105
+    assert items[0]["version"] == "1.0.104"  # newest first
+    refused = alice.run("stage", "approve", items[0]["id"], "--otp=123456")
+    assert refused.code != 0 and "403" in refused.output
+    assert "npm profile enable-2fa" in refused.output

@@ -33,7 +33,9 @@ class StageInfo:
             package=package.name,
             version=version.version,
             tag=version.tag or "latest",
-            access=version.requested_access or package.access,
+            # As publish does, an existing package keeps its access; a new name got the
+            # requested one when staging created it.
+            access=package.access,
             created_at=version.created_at,
             expires_at=version.expires_at,
             actor=version.actor,
