@@ -247,3 +247,16 @@ async def test_package_with_only_staged_versions_has_no_packument(client, app_ct
     assert (await client.get("/new-pkg/-/new-pkg-1.0.0.tgz")).status_code == 404
     search = (await client.get("/-/v1/search", params={"text": "new-pkg"})).json()
     assert search["objects"] == [] and search["total"] == 0
+
+
+async def test_changing_the_public_url_rebuilds_stored_packuments_once(client, app_ctx):
+    from airlock.packages.refresh import refresh_packuments
+
+    token = await signup(client, "alice")
+    await publish(client, token, "pkg-a", "1.0.0")
+    assert await refresh_packuments(app_ctx) == 0
+    app_ctx.settings.public_url = "https://registry.example.org"
+    assert await refresh_packuments(app_ctx) == 1
+    tarball = (await client.get("/pkg-a")).json()["versions"]["1.0.0"]["dist"]["tarball"]
+    assert tarball == "https://registry.example.org/pkg-a/-/pkg-a-1.0.0.tgz"
+    assert await refresh_packuments(app_ctx) == 0

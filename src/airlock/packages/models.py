@@ -37,6 +37,8 @@ class Package(Base):
     etag: Mapped[str | None] = mapped_column(String(80))
     # `_rev` of the stored full document ("<rev>-<hash>"), echoed back by npm in -rev paths.
     rev_id: Mapped[str | None] = mapped_column(String(80))
+    # The public URL the stored documents' tarball links were built with (see refresh job).
+    packument_base: Mapped[str | None] = mapped_column(String(1024))
     description: Mapped[str | None] = mapped_column(String(2048))
     keywords: Mapped[list[str]] = mapped_column(default=list)
 

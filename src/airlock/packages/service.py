@@ -129,7 +129,7 @@ async def rebuild_packuments(ctx: AppContext, session: AsyncSession, package: Pa
     if not published:
         package.packument_full = package.packument_abbrev = None
         package.packument_full_gz = package.packument_abbrev_gz = None
-        package.etag = package.rev_id = None
+        package.etag = package.rev_id = package.packument_base = None
         package.description = None
         await session.flush()
         return
@@ -148,6 +148,7 @@ async def rebuild_packuments(ctx: AppContext, session: AsyncSession, package: Pa
     package.packument_full, package.packument_abbrev = built.full, built.abbrev
     package.packument_full_gz, package.packument_abbrev_gz = built.full_gz, built.abbrev_gz
     package.etag, package.rev_id = built.etag, built.rev
+    package.packument_base = snap.base_url
     _search_fields(package, snap)
     await session.flush()
 

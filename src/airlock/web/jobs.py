@@ -18,3 +18,12 @@ def _register_stage_expiry() -> None:
 
 
 _register_stage_expiry()
+
+
+def _register_packument_refresh() -> None:
+    from airlock.packages.refresh import refresh_packuments_job
+
+    BACKGROUND_JOBS.append(refresh_packuments_job)
+
+
+_register_packument_refresh()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 08:45:45.895952
+Create Date: 2026-11-25 08:52:18.410015
 """
 
 from collections.abc import Sequence
@@ -65,6 +65,7 @@ def upgrade() -> None:
         sa.Column("packument_abbrev_gz", sa.LargeBinary(), nullable=True),
         sa.Column("etag", sa.String(length=80), nullable=True),
         sa.Column("rev_id", sa.String(length=80), nullable=True),
+        sa.Column("packument_base", sa.String(length=1024), nullable=True),
         sa.Column("description", sa.String(length=2048), nullable=True),
         sa.Column("keywords", airlock.db.base.JSONType(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_packages")),
