@@ -44,7 +44,8 @@ def token_body(token: Token, secret: str | None = None) -> dict[str, Any]:
         "readonly": token.permission == TokenPermission.READ_ONLY.value,
         "packages": list(token.packages or []),
         "scopes": list(token.scopes or []),
-        "cidr_whitelist": cidr,
+        # null rather than []: npm prints "with IP whitelist:" for any array, even empty.
+        "cidr_whitelist": cidr or None,
         "cidr": cidr,
         "bypass_2fa": token.bypass_2fa,
         "created": iso(token.created_at),
