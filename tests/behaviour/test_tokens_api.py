@@ -249,3 +249,39 @@ async def test_web_login_endpoint_is_a_json_404(client):
     resp = await client.post("/-/v1/login", json={})
     assert resp.status_code == 404
     assert "couch" not in resp.json()["error"] and resp.json()["error"]
+
+
+async def test_trusted_publishing_tokens_cannot_use_account_routes(client, app_ctx, session_token):
+    from airlock.tokens.secrets import display_prefix, hash_token
+
+    user_id = (await client.get("/-/npm/v1/user", headers=auth(session_token))).json()
+    assert user_id["name"] == "alice"
+    secret = "airlock_oidc-test-token-value-0123456789"
+    async with app_ctx.db.write() as session:
+        owner = (
+            await session.execute(select(Token.user_id).where(Token.kind == "session"))
+        ).scalar_one()
+        session.add(
+            Token(
+                user_id=owner,
+                token_hash=hash_token(secret),
+                display=display_prefix(secret),
+                kind="oidc",
+                permission="read-write",
+                created_at=app_ctx.clock.now(),
+                expires_at=app_ctx.clock.now() + timedelta(minutes=15),
+                trust_permissions=["createPackage"],
+            )
+        )
+    oidc = auth(secret)
+    for method, url, body in [
+        ("GET", "/-/npm/v1/tokens", None),
+        ("POST", "/-/npm/v1/tokens", {"password": PW}),
+        ("DELETE", "/-/npm/v1/tokens/token/" + secret, None),
+        ("GET", "/-/npm/v1/user", None),
+        ("POST", "/-/npm/v1/user", {"fullname": "CI"}),
+    ]:
+        resp = await client.request(method, url, json=body, headers=oidc)
+        assert resp.status_code == 403, (method, url, resp.text)
+        assert "trusted-publishing token" in resp.json()["error"]
+    assert (await client.get("/-/whoami", headers=oidc)).status_code == 200

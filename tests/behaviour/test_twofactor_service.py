@@ -242,3 +242,20 @@ async def test_operator_created_user_can_enrol(app_ctx, client, clock):
     resp = await login(client, "bob")
     _, codes = await enrol(client, resp.json()["token"], clock.now())
     assert codes
+
+
+async def test_rotate_secrets_reencrypts_with_the_new_key(app_ctx, client, clock, token):
+    from airlock.context import AppContext
+
+    secret, _ = await enrol(client, token, clock.now())
+    new_key = "rotated-key-" + "z" * 24
+    rotated = app_ctx.settings.model_copy(
+        update={"secret_key": new_key, "old_secret_keys": [app_ctx.settings.secret_key]}
+    )
+    ctx2 = AppContext(settings=rotated, db=app_ctx.db, blobs=app_ctx.blobs, clock=clock)
+    assert await service.rotate_secrets(ctx2) == 1
+    only_new = app_ctx.settings.model_copy(update={"secret_key": new_key, "old_secret_keys": []})
+    ctx3 = AppContext(settings=only_new, db=app_ctx.db, blobs=app_ctx.blobs, clock=clock)
+    user = await user_row(app_ctx)
+    clock.advance(30)
+    await service.verify_code(ctx3, user.id, code(secret, clock.now()))
