@@ -7,6 +7,7 @@ import uuid
 import orjson
 from sqlalchemy import select
 
+from airlock.audit.models import AuditEvent
 from airlock.packages.models import Package, Version
 from tests.support.otp import code, enrol
 from tests.support.packages import make_tarball, publish_body
@@ -247,3 +248,26 @@ async def test_approval_records_both_people_in_the_stored_packument(client, app_
     doc = orjson.loads(pkg.packument_full)
     assert doc["versions"]["1.1.0"]["_npmUser"]["name"] == "alice"
     assert doc["versions"]["1.1.0"]["_npmUser"]["approver"]["name"] == "bob"
+
+
+async def test_every_decision_is_in_the_audit_log(client, app_ctx, clock):
+    alice, secret, _ = await _maintainer_with_2fa(client, clock)
+    approved = await staged_id(client, alice, "pkg-a", "1.0.0")
+    rejected = await staged_id(client, alice, "pkg-a", "1.1.0")
+    await client.post(
+        f"/-/stage/{approved}/approve", headers=auth(alice, code(secret, clock.now()))
+    )
+    clock.advance(30)
+    await client.delete(f"/-/stage/{rejected}", headers=auth(alice, code(secret, clock.now())))
+    async with app_ctx.db.read() as session:
+        rows = (
+            await session.execute(
+                select(AuditEvent.event, AuditEvent.version, AuditEvent.details)
+                .where(AuditEvent.package == "pkg-a")
+                .order_by(AuditEvent.at, AuditEvent.event)
+            )
+        ).all()
+    events = [(e, v, d.get("stage_id")) for e, v, d in rows if e.startswith("package:version:")]
+    assert ("package:version:staged", "1.0.0", approved) in events
+    assert ("package:version:approved", "1.0.0", approved) in events
+    assert ("package:version:rejected", "1.1.0", rejected) in events

@@ -6,7 +6,9 @@ import copy
 import re
 
 import pytest
+from sqlalchemy import update
 
+from airlock.packages.models import Package
 from tests.support.otp import enrol
 from tests.support.packages import make_tarball, publish_body
 from tests.support.staging import (
@@ -71,9 +73,12 @@ async def test_brand_new_name_is_reserved_for_the_stager_and_shows_nothing(clien
     assert (await client.get("/fresh/-/fresh-1.0.0.tgz")).status_code == 404
     # Nobody else may stage or publish the name.
     resp = await stage(client, bob, "fresh", "2.0.0")
-    assert resp.status_code in (403, 404), resp.text
+    assert resp.status_code == 403, resp.text
+    # The refusal says the name is taken, and nothing about what is staged under it.
+    assert "1.0.0" not in resp.text and "alice" not in resp.text
     resp = await client.put("/fresh", json=publish_body("fresh", "2.0.0"), headers=auth(bob))
-    assert resp.status_code in (403, 404), resp.text
+    assert resp.status_code == 403, resp.text
+    assert "1.0.0" not in resp.text and "alice" not in resp.text
     assert await version_rows(app_ctx) == [("fresh", "1.0.0", "staged")]
     # The stager may stage more versions of it.
     assert (await stage(client, alice, "fresh", "1.1.0")).status_code == 201
@@ -168,3 +173,22 @@ async def test_scoped_names_stage_in_every_spelling(client, app_ctx):
         resp = await client.post(f"/-/stage/package/{path}", json=body, headers=auth(alice))
         assert resp.status_code == 201, (path, resp.text)
     assert len(await version_rows(app_ctx, "@alice/pkg-s")) == 3
+
+
+async def test_a_package_requiring_2fa_for_writes_still_stages_without_a_code(
+    client, app_ctx, clock
+):
+    session = await signup(client, "alice")
+    await enrol(client, session, clock.now())
+    clock.advance(30)
+    await staged_id(client, session, "pkg-a", "1.0.0")
+    async with app_ctx.db.write() as db:
+        await db.execute(
+            update(Package).where(Package.name == "pkg-a").values(mfa_policy="publish")
+        )
+    token = await add_token(app_ctx, "alice")
+    # Publishing with that token is refused, staging is exactly what the policy leaves open.
+    refused = await client.put("/pkg-a", json=publish_body("pkg-a", "1.1.0"), headers=auth(token))
+    assert refused.status_code in (401, 403)
+    resp = await stage(client, token, "pkg-a", "1.1.0")
+    assert resp.status_code == 201, resp.text
