@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import anyio
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,6 +103,7 @@ async def make_live(
     Sets the state, the tag (and `latest` when the package has none yet, as npmjs does),
     bumps the package revision and rebuilds the stored packuments. Reads no tarball.
     """
+    await lock_package(session, package)
     now = ctx.clock.now()
     version.state = "published"
     version.published_at = now
@@ -115,8 +117,24 @@ async def make_live(
     await touch(ctx, session, package)
 
 
+async def lock_package(session: AsyncSession, package: Package) -> None:
+    """Take the package row's lock and reload it (PostgreSQL; SQLite writes are serial).
+
+    Two concurrent writes to one package (two publishes of different versions, say) must
+    not each build a packument that misses the other's version, nor both bump `rev` from
+    the same value: the second waits here and then reads what the first committed.
+    """
+    await session.execute(
+        select(Package)
+        .where(Package.id == package.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 async def touch(ctx: AppContext, session: AsyncSession, package: Package) -> None:
     """Record a change to the package: new revision, modified time, fresh packuments."""
+    await lock_package(session, package)
     package.modified_at = ctx.clock.now()
     package.rev = (package.rev or 0) + 1
     await session.flush()
@@ -235,6 +253,8 @@ async def locked_package(session: AsyncSession, name: str, principal: Principal)
     """Re-check ownership inside the write transaction (it may have changed since `authorize`,
     which runs before the transaction because the second-factor check writes on its own)."""
     package, ref = await repo.package_ref(session, name, principal)
+    if package is not None:
+        await lock_package(session, package)
     if package is not None and not ref.is_maintainer:
         if ref.access != "public":
             raise PackageNotFound(name)
