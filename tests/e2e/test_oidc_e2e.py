@@ -119,6 +119,10 @@ def test_gitlab_ci_publishes_with_npm_id_token_once(oidc_server, issuer, npm_fac
         "permissions": ["createPackage"],
     }
     add_trust(http, "@alice/pkg-s", config)
+    # The package demands 2FA for publishing; a trusted workflow is exempt.
+    alice.ok("access", "set", "mfa=publish", "@alice/pkg-s")
+    own = alice.run("publish", cwd=make_package_dir(tmp_path, "@alice/pkg-s", "1.0.1"))
+    assert own.code != 0 and "two-factor" in own.output
     ci = npm_factory(oidc_server, "ci")
     id_token = issuer.sign(gitlab_claims("grp/pkg-s"), issuer=issuer.gitlab)
     env = {"GITLAB_CI": "true", "NPM_ID_TOKEN": id_token}
