@@ -339,6 +339,16 @@ async def test_the_token_stops_working_after_its_lifetime(http, issuer, clock, a
     assert "expired" in resp.json()["error"]
 
 
+async def test_the_maintainer_sees_and_can_revoke_live_ci_tokens(http, issuer, clock, alice):
+    await trust(http, alice, github_config())
+    token = (await exchange(http, issuer.sign(github_claims(), now=now(clock)))).json()["token"]
+    listed = (await http.get("/-/npm/v1/tokens", headers=_bearer(alice))).json()["objects"]
+    [ci] = [t for t in listed if t["type"] == "oidc"]
+    resp = await http.delete(f"/-/npm/v1/tokens/token/{ci['key']}", headers=_bearer(alice))
+    assert resp.status_code in (200, 204), resp.text
+    assert (await http.get("/-/whoami", headers=_bearer(token))).status_code == 401
+
+
 async def test_revoking_a_relationship_revokes_its_tokens(http, issuer, clock, alice):
     trust_id = await trust(http, alice, github_config())
     token = (await exchange(http, issuer.sign(github_claims(), now=now(clock)))).json()["token"]
