@@ -260,3 +260,19 @@ async def test_changing_the_public_url_rebuilds_stored_packuments_once(client, a
     tarball = (await client.get("/pkg-a")).json()["versions"]["1.0.0"]["dist"]["tarball"]
     assert tarball == "https://registry.example.org/pkg-a/-/pkg-a-1.0.0.tgz"
     assert await refresh_packuments(app_ctx) == 0
+
+
+async def test_a_name_reserved_by_a_stage_is_invisible_to_outsiders(client, app_ctx):
+    alice = await signup(client, "alice")
+    bob = await signup(client, "bob")
+    resp = await client.post(
+        "/-/stage/package/new-pkg", json=publish_body("new-pkg", "1.0.0"), headers=auth(alice)
+    )
+    assert resp.status_code == 201, resp.text
+    for path in ("dist-tags", "visibility", "collaborators"):
+        for headers in ({}, auth(bob)):
+            assert (
+                await client.get(f"/-/package/new-pkg/{path}", headers=headers)
+            ).status_code == 404
+    own = await client.get("/-/package/new-pkg/collaborators", headers=auth(alice))
+    assert own.status_code == 200 and own.json() == {"alice": "write"}

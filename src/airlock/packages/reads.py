@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from airlock.accounts.models import User
 from airlock.authz.principal import Principal
@@ -28,15 +29,33 @@ class StoredDoc:
     restricted: bool
 
 
+# The stored documents can be large: reads that only need the package's metadata skip them.
+_WITHOUT_DOCUMENTS = (
+    defer(Package.packument_full),
+    defer(Package.packument_abbrev),
+    defer(Package.packument_full_gz),
+    defer(Package.packument_abbrev_gz),
+)
+
+
 async def visible_package(session: AsyncSession, name: str, principal: Principal) -> Package:
-    """The package if the caller may know it exists, else PackageNotFound."""
-    package = await repo.get_package(session, name)
+    """The package if the caller may know it exists, else PackageNotFound.
+
+    Outsiders see only public packages with something published (a name reserved by a
+    stage, or fully unpublished, looks like a missing one); maintainers always see theirs.
+    """
+    package = (
+        await session.execute(
+            select(Package).where(Package.name == name).options(*_WITHOUT_DOCUMENTS)
+        )
+    ).scalar_one_or_none()
     if package is None:
         raise PackageNotFound(name)
-    if package.access != "public" and not (
-        principal.user is not None
-        and await repo.is_maintainer(session, package.id, principal.user.id)
+    if principal.user is not None and await repo.is_maintainer(
+        session, package.id, principal.user.id
     ):
+        return package
+    if package.access != "public" or package.etag is None:
         raise PackageNotFound(name)
     return package
 

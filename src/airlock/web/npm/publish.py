@@ -23,7 +23,7 @@ from airlock.errors import BadRequest, Unauthorized
 from airlock.packages import manage, service
 from airlock.packages.names import validate_name
 from airlock.packages.upload import parse_publish_body
-from airlock.web.deps import Ctx, CurrentPrincipal, read_body, read_json_object
+from airlock.web.deps import Ctx, CurrentPrincipal, read_body
 from airlock.web.npm import names
 from airlock.web.npm.owners import maintainer_names_from
 from airlock.web.npm.responses import json_response
@@ -103,7 +103,7 @@ async def put_revision(
     name: str, rev: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> Response:
     _require_user(principal, name)
-    body = await read_json_object(request, publish_body_limit(ctx))
+    body = await read_big_json(request, publish_body_limit(ctx))
     versions = body.get("versions")
     if versions is None and "maintainers" in body:
         names = maintainer_names_from(body["maintainers"])
