@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 
 import pytest
@@ -192,3 +193,13 @@ async def test_a_package_requiring_2fa_for_writes_still_stages_without_a_code(
     assert refused.status_code in (401, 403)
     resp = await stage(client, token, "pkg-a", "1.1.0")
     assert resp.status_code == 201, resp.text
+
+
+async def test_a_tarball_over_the_size_limit_is_413_and_nothing_is_stored(client, app_ctx):
+    alice = await signup(client, "alice")
+    app_ctx.settings.max_tarball_bytes = 2048
+    big = make_tarball("pkg-a", "1.0.0", files={"noise.bin": os.urandom(8192)})
+    assert len(big) > 2048
+    resp = await stage(client, alice, "pkg-a", "1.0.0", tarball=big)
+    assert resp.status_code == 413
+    assert await version_rows(app_ctx) == [] and blob_files(app_ctx) == set()

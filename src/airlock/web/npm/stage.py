@@ -15,14 +15,15 @@ from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from airlock.clock import iso
-from airlock.errors import BadRequest
+from airlock.errors import BadRequest, Unauthorized
 from airlock.packages.upload import parse_publish_body
 from airlock.stage import decide, queries, service
 from airlock.stage.errors import MalformedStageId, StageNotFound
 from airlock.stage.schemas import StageInfo
 from airlock.storage.base import BlobMissing
-from airlock.web.deps import Ctx, CurrentPrincipal, read_json_object
+from airlock.web.deps import Ctx, CurrentPrincipal
 from airlock.web.npm import names
+from airlock.web.npm.publish import publish_body_limit, read_big_json
 from airlock.web.npm.responses import json_response
 
 # The {name:pkg} convertor must exist before the route decorators below compile paths.
@@ -71,9 +72,11 @@ def _int(raw: str | None, name: str, default: int) -> int:
 async def stage_publish(
     name: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> Response:
-    # Base64 grows the tarball by 4/3; leave room for the manifest and readme.
-    limit = ctx.settings.max_tarball_bytes * 4 // 3 + 4 * 1024 * 1024
-    body = await read_json_object(request, limit)
+    if principal.user is None:
+        # Before reading a body of up to ~70 MB.
+        raise Unauthorized(f"You must be logged in to stage {name}. Run `npm login`.")
+    # The same size limit as npm publish; JSON parsed off the event loop.
+    body = await read_big_json(request, publish_body_limit(ctx))
     upload = await parse_publish_body(ctx.settings, name, body)
     info = await service.stage_upload(ctx, principal, upload)
     return json_response(
