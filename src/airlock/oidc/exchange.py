@@ -101,23 +101,7 @@ async def _mint(
                 )
             )
             await session.flush()
-            session.add(
-                Token(
-                    user_id=owner.id,
-                    token_hash=hash_token(secret),
-                    display=display_prefix(secret),
-                    kind=TokenKind.OIDC.value,
-                    name=f"trusted publishing: {name}",
-                    description=_describe(publisher),
-                    permission=TokenPermission.READ_WRITE.value,
-                    packages=[name],
-                    created_at=now,
-                    expires_at=expires,
-                    trust_id=rel.id,
-                    trust_permissions=permissions,
-                    trusted_publisher=publisher,
-                )
-            )
+            session.add(_token_row(secret, name, rel, owner, permissions, publisher, now, expires))
             record(
                 session,
                 ctx.clock,
@@ -132,6 +116,33 @@ async def _mint(
     except IntegrityError as exc:
         raise ExchangeError("this ID token has already been used (replayed jti)") from exc
     return Exchanged(token=secret, created=now, expires=expires)
+
+
+def _token_row(
+    secret: str,
+    name: str,
+    rel: TrustRelationship,
+    owner: User,
+    permissions: list[str],
+    publisher: dict[str, Any],
+    now: datetime,
+    expires: datetime,
+) -> Token:
+    return Token(
+        user_id=owner.id,
+        token_hash=hash_token(secret),
+        display=display_prefix(secret),
+        kind=TokenKind.OIDC.value,
+        name=f"trusted publishing: {name}",
+        description=_describe(publisher),
+        permission=TokenPermission.READ_WRITE.value,
+        packages=[name],
+        created_at=now,
+        expires_at=expires,
+        trust_id=rel.id,
+        trust_permissions=permissions,
+        trusted_publisher=publisher,
+    )
 
 
 def trusted_publisher(rel: TrustRelationship, verified: VerifiedToken) -> dict[str, Any]:

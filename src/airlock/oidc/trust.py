@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from airlock.audit.events import Event, record
 from airlock.authz.actions import Action
@@ -77,11 +78,10 @@ async def create(
     ctx: AppContext, principal: Principal, name: str, body: Any
 ) -> list[dict[str, Any]]:
     """Add relationships; 409 if one with the same provider and claims exists."""
+    if principal.user is None:
+        raise Unauthorized("You must be logged in to manage trusted publishers. Run `npm login`.")
     configs = parse_configs(body)
     package = await _governed_package(ctx, principal, name)
-    assert principal.user is not None
-    now = ctx.clock.now()
-    rows = []
     try:
         async with ctx.db.write() as session:
             existing = await repo.relationships(session, package.id)
@@ -89,36 +89,47 @@ async def create(
                 raise InvalidTrustConfig(
                     f"A package may have at most {MAX_PER_PACKAGE} trust relationships."
                 )
-            for provider, claims, permissions in configs:
-                fp = fingerprint(provider, claims)
-                if await repo.fingerprint_taken(session, package.id, fp):
-                    raise _conflict(provider)
-                row = TrustRelationship(
-                    package_id=package.id,
-                    provider=provider,
-                    claims=claims,
-                    permissions=permissions,
-                    fingerprint=fp,
-                    created_by=principal.user.id,
-                    created_at=now,
-                )
-                session.add(row)
-                await session.flush()
-                rows.append(row)
-                record(
-                    session,
-                    ctx.clock,
-                    Event.TRUST_CREATED,
-                    actor=principal.user.name,
-                    package=name,
-                    trust_id=str(row.id),
-                    provider=provider,
-                    permissions=permissions,
-                )
+            rows = [await _insert(ctx, session, principal, package, c) for c in configs]
     except IntegrityError as exc:
         # A concurrent identical `npm trust` won the unique constraint.
         raise _conflict(configs[0][0]) from exc
     return [config_json(r) for r in rows]
+
+
+async def _insert(
+    ctx: AppContext,
+    session: AsyncSession,
+    principal: Principal,
+    package: Package,
+    config: tuple[str, dict[str, Any], list[str]],
+) -> TrustRelationship:
+    assert principal.user is not None
+    provider, claims, permissions = config
+    fp = fingerprint(provider, claims)
+    if await repo.fingerprint_taken(session, package.id, fp):
+        raise _conflict(provider)
+    row = TrustRelationship(
+        package_id=package.id,
+        provider=provider,
+        claims=claims,
+        permissions=permissions,
+        fingerprint=fp,
+        created_by=principal.user.id,
+        created_at=ctx.clock.now(),
+    )
+    session.add(row)
+    await session.flush()
+    record(
+        session,
+        ctx.clock,
+        Event.TRUST_CREATED,
+        actor=principal.user.name,
+        package=package.name,
+        trust_id=str(row.id),
+        provider=provider,
+        permissions=permissions,
+    )
+    return row
 
 
 def _conflict(provider: str) -> TrustConflict:
