@@ -63,7 +63,7 @@ class KeyCache:
         self.fetches += 1
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
             discovery = await self._get_json(client, f"{issuer}/.well-known/openid-configuration")
-            if discovery.get("issuer", "").rstrip("/") != issuer:
+            if str(discovery.get("issuer", "")).rstrip("/") != issuer:
                 raise IssuerUnavailable(f"the discovery document of {issuer} names another issuer")
             jwks_uri = discovery.get("jwks_uri")
             try:
