@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.support.otp import enrol_live
+from tests.support.otp import enrol_live, finish, spawn_npm
 from tests.support.packages import make_package_dir, publish_body
 from tests.support.staging import STAGE_ID
 from tests.support.users import signup
@@ -79,6 +79,15 @@ def test_stage_review_approve_and_reject_with_the_npm_cli(server, npm_factory, t
     assert f"Staged package {second} has been rejected" in rejected
     assert "No staged packages found" in alice.ok("stage", "list").output
     assert alice.run("view", "@alice/pkg-s").code != 0
+
+    # On a terminal npm prompts for the code and repeats the approval with it.
+    out = alice.ok("stage", "publish", cwd=make_package_dir(tmp_path, "pkg-a", "1.1.0")).output
+    third = _stage_ids(out)["pkg-a@1.1.0"]
+    child = spawn_npm(alice, "stage", "approve", third)
+    child.expect("Enter OTP:")
+    child.sendline(recovery[2])
+    code, printed = finish(child)
+    assert code == 0 and "approved and published successfully" in printed, printed
 
     status = server.client().get("/-/package/pkg-a/version/1.0.0/status")
     assert status.json() == {"status": "published"}
