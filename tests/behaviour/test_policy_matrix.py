@@ -27,7 +27,8 @@ POLICIES = ("none", "publish", "automation")
 # Rows: credential, account mode; columns: package policy none | publish | automation.
 # A = allowed, O = one-time password required (challenge), R = refused (403).
 PUBLISH = {
-    "basic": {"none": "ARR", "auth-only": "AOO", "auth-and-writes": "OOO"},
+    # A password on the request is a login each time: a code in either 2FA mode.
+    "basic": {"none": "ARR", "auth-only": "OOO", "auth-and-writes": "OOO"},
     "session": {"none": "ARR", "auth-only": "AOO", "auth-and-writes": "OOO"},
     "granular": {"none": "ARR", "auth-only": "ARO", "auth-and-writes": "ORO"},
     "bypass": {"none": "ARA", "auth-only": "ARA", "auth-and-writes": "ARA"},
@@ -123,7 +124,10 @@ async def test_publishing_access_matrix(app_ctx, clock, action):
             for policy, expected in zip(POLICIES, table[credential][mode], strict=True):
                 pkg = PackageRef(name="pkg-a", exists=True, is_maintainer=True, mfa_policy=policy)
                 principal = Principal(
-                    user=ref, token=_scope(credential), via="bearer", client_ip="127.0.0.1"
+                    user=ref,
+                    token=_scope(credential),
+                    via="basic" if credential == "basic" else "bearer",
+                    client_ip="127.0.0.1",
                 )
                 got = await _outcome(app_ctx, clock, principal, action, pkg, secret)
                 if got != expected:

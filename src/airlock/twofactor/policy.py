@@ -47,7 +47,12 @@ async def require_second_factor(
             "publishing."
         )
     bypass = granular and token is not None and token.bypass_2fa
-    if not needs_code(action, user.tfa_mode, pkg.mfa_policy, bypass=bypass):
+    mode = user.tfa_mode
+    if principal.via == "basic" and mode is not None:
+        # A password sent with the request is a login each time, and every 2FA mode
+        # needs a code at login.
+        mode = "auth-and-writes"
+    if not needs_code(action, mode, pkg.mfa_policy, bypass=bypass):
         return
     if user.tfa_mode is None:
         if action is Action.DECIDE:

@@ -61,7 +61,9 @@ async def post_profile(request: Request, principal: CurrentPrincipal, ctx: Ctx) 
         old, new_password = profile.parse_password_change(body["password"])
         await profile.check_own_password(ctx, user_id, old)
     # A password change needs a code in either 2FA mode; other edits only in auth-and-writes.
-    await twofactor.require_account_code(ctx, user_id, otp, writes_only=new_password is None)
+    # A password sent with the request (Basic) is a login: a code in any mode as well.
+    writes_only = new_password is None and principal.via != "basic"
+    await twofactor.require_account_code(ctx, user_id, otp, writes_only=writes_only)
     if new_password is not None:
         await profile.set_password(ctx, user_id, new_password)
     user = await profile.update(ctx, user_id, changes)

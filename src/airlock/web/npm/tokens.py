@@ -95,7 +95,9 @@ async def create_token(request: Request, principal: CurrentPrincipal, ctx: Ctx) 
 @router.delete("/-/npm/v1/tokens/token/{ref}")
 async def revoke_token(ref: str, principal: CurrentPrincipal, ctx: Ctx) -> Response:
     user_id = profile.require_account_credential(principal, "revoke tokens")
-    await twofactor.require_account_code(ctx, user_id, principal.otp, writes_only=True)
+    await twofactor.require_account_code(
+        ctx, user_id, principal.otp, writes_only=principal.via != "basic"
+    )
     if not await tokens.revoke_by_reference(ctx, user_id, unquote(ref)):
         raise NotFound("No such token.")
     return Response(status_code=204, headers={"cache-control": "no-store"})
