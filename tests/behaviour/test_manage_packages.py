@@ -139,5 +139,9 @@ async def test_search_paginates_and_describes_packages(client, app_ctx):
     assert item["publisher"]["username"] == "alice"
     mine = (await client.get("/-/v1/search", params={"text": "hidden"}, headers=auth(token))).json()
     assert [o["package"]["name"] for o in mine["objects"]] == ["@alice/hidden-tool"]
+    # LIKE wildcards in the text are matched literally.
+    for literal in ("%", "_", "tool_"):
+        found = (await client.get("/-/v1/search", params={"text": literal})).json()
+        assert found["objects"] == [], literal
     bad = await client.get("/-/v1/search", params={"text": "x", "size": "lots"})
     assert bad.status_code == 400 and bad.json()["error"]

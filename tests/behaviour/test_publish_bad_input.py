@@ -62,6 +62,14 @@ def _shasum(b: dict[str, Any]) -> None:
     b["versions"]["1.0.0"]["dist"]["shasum"] = "0" * 40
 
 
+def _non_ascii_shasum(b: dict[str, Any]) -> None:
+    b["versions"]["1.0.0"]["dist"]["shasum"] = "é" * 40
+
+
+def _non_ascii_integrity(b: dict[str, Any]) -> None:
+    b["versions"]["1.0.0"]["dist"]["integrity"] = "sha512-é"
+
+
 def _tar_name(b: dict[str, Any]) -> None:
     _retarball(b, make_tarball("other-name", "1.0.0"))
 
@@ -118,6 +126,8 @@ CASES = {
     "length mismatch": (_length, "length"),
     "integrity mismatch": (_integrity, "integrity"),
     "shasum mismatch": (_shasum, "shasum"),
+    "non-ASCII shasum": (_non_ascii_shasum, "shasum"),
+    "non-ASCII integrity": (_non_ascii_integrity, "integrity"),
     "tarball name differs": (_tar_name, "other-name@1.0.0"),
     "tarball version differs": (_tar_version, "pkg-a@9.9.9"),
     "not gzip": (_not_gzip, "gzip"),

@@ -18,6 +18,7 @@ from airlock.packages import repository as repo
 from airlock.packages.models import DistTag, Maintainer, Package, Version
 
 MAX_SIZE = 250
+MAX_TERMS = 10
 
 
 async def search(
@@ -46,13 +47,13 @@ def _query(text: str, principal: Principal) -> Any:
             ),
         )
     )
-    for term in text.lower().split():
-        like = f"%{term.replace('%', '').replace('_', '')}%"
+    for term in text.lower().split()[:MAX_TERMS]:
+        like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(
             or_(
-                Package.name.like(like),
-                func.lower(Package.description).like(like),
-                func.lower(cast(Package.keywords, String)).like(like),
+                Package.name.like(like, escape="\\"),
+                func.lower(Package.description).like(like, escape="\\"),
+                func.lower(cast(Package.keywords, String)).like(like, escape="\\"),
             )
         )
     visible = Package.access == "public"

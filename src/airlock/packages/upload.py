@@ -213,11 +213,16 @@ def _check_digests(dist: Any, integrity: str, sha1: str) -> None:
     if not isinstance(claimed, str):
         raise InvalidPackage("dist.integrity is missing.")
     sha512s = [part for part in claimed.split() if part.startswith("sha512-")]
-    if not sha512s or not all(hmac.compare_digest(s.split("?")[0], integrity) for s in sha512s):
+    if not sha512s or not all(_same(s.split("?")[0], integrity) for s in sha512s):
         raise InvalidPackage("dist.integrity does not match the tarball (sha512).")
     shasum = dist.get("shasum")
-    if not isinstance(shasum, str) or not hmac.compare_digest(shasum.lower(), sha1):
+    if not isinstance(shasum, str) or not _same(shasum.lower(), sha1):
         raise InvalidPackage("dist.shasum does not match the tarball (sha1).")
+
+
+def _same(claimed: str, actual: str) -> bool:
+    # Bytes, because compare_digest refuses non-ASCII str (a client could send any text).
+    return hmac.compare_digest(claimed.encode(), actual.encode())
 
 
 def _inspect_tarball(data: bytes, name: str, version: str, limit: int) -> tuple[int, int]:
