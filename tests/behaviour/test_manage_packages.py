@@ -37,6 +37,8 @@ async def test_owner_changes_need_known_users_and_at_least_one_owner(client, app
     resp = await client.put(f"/pkg-a/-rev/{rev}", json=both, headers=auth(alice))
     assert resp.status_code == 200 and resp.json()["ok"] is True
     assert [m["name"] for m in (await doc(client, "pkg-a"))["maintainers"]] == ["alice", "bob"]
+    resp = await client.put(f"/pkg-a/-rev/{rev}", json={"_id": "pkg-a"}, headers=auth(alice))
+    assert resp.status_code == 400 and resp.json()["error"]
     # The old revision is stale now.
     resp = await client.put(f"/pkg-a/-rev/{rev}", json=both, headers=auth(alice))
     assert resp.status_code == 409

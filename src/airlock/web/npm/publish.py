@@ -106,8 +106,8 @@ async def put_revision(
     body = await read_big_json(request, publish_body_limit(ctx))
     versions = body.get("versions")
     if versions is None and "maintainers" in body:
-        names = maintainer_names_from(body["maintainers"])
-        await manage.set_maintainers(ctx, principal, name, names, rev)
+        owners = maintainer_names_from(body["maintainers"])
+        await manage.set_maintainers(ctx, principal, name, owners, rev)
         return json_response({"ok": True, "success": True, "message": "maintainers changed"})
     if not isinstance(versions, dict):
         raise BadRequest("Expected the package document with its remaining versions.")
