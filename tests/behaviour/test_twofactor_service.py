@@ -259,3 +259,23 @@ async def test_rotate_secrets_reencrypts_with_the_new_key(app_ctx, client, clock
     user = await user_row(app_ctx)
     clock.advance(30)
     await service.verify_code(ctx3, user.id, code(secret, clock.now()))
+
+
+async def test_the_same_token_may_repeat_its_code_briefly_others_may_not(
+    app_ctx, client, clock, token
+):
+    # npm unpublish sends one code with its PUT and again with its DELETE.
+    secret, codes = await enrol(client, token, clock.now())
+    user = await user_row(app_ctx)
+    clock.advance(30)
+    fresh = code(secret, clock.now())
+    await service.verify_code(app_ctx, user.id, fresh, "token-1")
+    await service.verify_code(app_ctx, user.id, fresh, "token-1")
+    with pytest.raises(OtpRequired, match="already used"):
+        await service.verify_code(app_ctx, user.id, fresh, "token-2")
+    with pytest.raises(OtpRequired, match="already used"):
+        await service.verify_code(app_ctx, user.id, fresh, None)
+    await service.verify_code(app_ctx, user.id, codes[0], "token-1")
+    clock.advance(service.REPEAT_SECONDS + 1)
+    with pytest.raises(OtpRequired, match="recovery code"):
+        await service.verify_code(app_ctx, user.id, codes[0], "token-1")

@@ -31,6 +31,7 @@ def enable_2fa(npm, mode: str) -> tuple[CodeSource, list[str]]:
 
 def test_enable_2fa_then_every_write_needs_a_code_then_disable(server, npm_factory, tmp_path):
     npm = npm_factory(server, "alice", signup(server.url, "alice"))
+    laptop = npm_factory(server, "laptop", signup(server.url, "alice"))
     codes, recovery = enable_2fa(npm, "auth-and-writes")
     assert "two-factor auth: auth-and-writes" in npm.ok("profile", "get").stdout
     # Enabling the same mode again: npm sees it is already on and stops.
@@ -43,9 +44,10 @@ def test_enable_2fa_then_every_write_needs_a_code_then_disable(server, npm_facto
 
     used = codes.next()
     assert "+ pkg-a@1.0.0" in npm.ok("publish", f"--otp={used}", cwd=pkg).output
-    # The same code again is a replay.
+    # The same code from another login (here: another laptop's session) is a replay.
     pkg2 = make_package_dir(tmp_path, "pkg-a", "1.0.1")
-    assert npm.run("publish", f"--otp={used}", cwd=pkg2).code != 0
+    replay = laptop.run("publish", f"--otp={used}", cwd=pkg2)
+    assert replay.code != 0 and "one-time password" in replay.output
     # npm's own prompt on a terminal (a recovery code works there too).
     child = _spawn_in(npm, pkg2, "publish")
     child.expect("Enter OTP:")
@@ -138,3 +140,33 @@ def test_profile_set_fields_and_password_change_with_2fa(server, npm_factory):
     resp = httpx.put(f"{server.url}/-/user/org.couchdb.user:alice", json=body)
     # The new password is right: the only thing missing is the second factor.
     assert resp.status_code == 401 and resp.headers["www-authenticate"] == "OTP"
+
+
+def test_auth_and_writes_challenges_deprecate_owner_unpublish_and_token_revoke(
+    server, npm_factory, tmp_path
+):
+    token = signup(server.url, "alice")
+    signup(server.url, "bob")
+    npm = npm_factory(server, "alice", token)
+    npm.ok("publish", cwd=make_package_dir(tmp_path, "pkg-w", "1.0.0"))
+    npm.ok("publish", cwd=make_package_dir(tmp_path, "pkg-w", "1.0.1"))
+    made = npm.ok("token", "create", f"--password={PW}").output
+    extra = re.search(r"Created token (\S+)", made).group(1)
+    _, recovery = enrol_live(server.client(token))
+    steps = [
+        ("deprecate", "pkg-w@1.0.0", "old"),
+        ("owner", "add", "bob", "pkg-w"),
+        ("unpublish", "pkg-w@1.0.1"),
+        ("token", "revoke", extra),
+    ]
+    for step, code in zip(steps, recovery, strict=False):
+        refused = npm.run(*step)
+        assert refused.code != 0, (step, refused.output)
+        # npm owner rewraps the challenge as EOWNERMUTATE "OTP required for authentication".
+        assert re.search("one-time password|OTP required", refused.output), refused.output
+        npm.ok(*step, f"--otp={code}")
+    view = server.client().get("/pkg-w").json()
+    assert view["versions"]["1.0.0"]["deprecated"] == "old"
+    assert "1.0.1" not in view["versions"]
+    assert {m["name"] for m in view["maintainers"]} == {"alice", "bob"}
+    assert server.client(extra).get("/-/whoami").status_code == 401

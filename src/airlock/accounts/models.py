@@ -32,6 +32,12 @@ class User(Base):
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Highest TOTP time-step accepted so far: a code at or below it is a replay.
     totp_last_step: Mapped[int | None]
+    # The last code accepted and which credential sent it: npm sends one code with every
+    # request of a multi-request command (unpublish, revoking several tokens), so that
+    # credential may repeat it briefly; anyone else presenting it is replaying it.
+    otp_last_code_hash: Mapped[str | None] = mapped_column(String(64))
+    otp_last_credential: Mapped[str | None] = mapped_column(String(64))
+    otp_last_used_at: Mapped[datetime | None]
     otp_failures: Mapped[int] = mapped_column(default=0)
     otp_locked_until: Mapped[datetime | None]
 

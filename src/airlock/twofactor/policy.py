@@ -63,7 +63,14 @@ async def require_second_factor(
         )
     if not principal.otp:
         raise OtpMissing()
-    await verify_code(ctx, user.id, principal.otp)
+    # Each approval or rejection needs a code of its own, even from the same token.
+    repeatable = None if action is Action.DECIDE else credential_of(principal)
+    await verify_code(ctx, user.id, principal.otp, repeatable)
+
+
+def credential_of(principal: Principal) -> str | None:
+    """Which token sent a code (None for a password): see verify_code."""
+    return str(principal.token.id) if principal.token is not None else None
 
 
 def needs_code(action: Action, tfa_mode: str | None, mfa_policy: str, *, bypass: bool) -> bool:

@@ -32,11 +32,14 @@ from airlock.twofactor.errors import (
 
 MODES = ("auth-only", "auth-and-writes")
 RECOVERY_CODES = 10
+# How long the credential that used a code may send it again: the TOTP window (3 steps).
+REPEAT_SECONDS = totp.STEP_SECONDS * (2 * totp.VALID_WINDOW + 1)
 ISSUER = "Airlock"
 
 
 def hash_recovery_code(code: str) -> str:
-    # Recovery codes carry 256 random bits, so a fast hash cannot be brute-forced.
+    # Recovery codes carry 256 random bits, so a fast hash cannot be brute-forced. (Also
+    # used to remember the last accepted code, which is only compared, never reversed.)
     return hashlib.sha256(code.encode()).hexdigest()
 
 
@@ -44,8 +47,14 @@ def is_enabled(user: User) -> bool:
     return bool(user.tfa_mode) and not user.tfa_pending and user.totp_secret_enc is not None
 
 
-async def verify_code(ctx: AppContext, user_id: uuid.UUID, code: str | None) -> None:
-    """Accept `code` (TOTP or recovery code) once, or raise OtpRequired / OtpLocked."""
+async def verify_code(
+    ctx: AppContext, user_id: uuid.UUID, code: str | None, credential: str | None = None
+) -> None:
+    """Accept `code` (TOTP or recovery code) once, or raise OtpRequired / OtpLocked.
+
+    `credential` identifies the token that sent it (None for a password): that token may
+    repeat its code within REPEAT_SECONDS, as npm does within one command.
+    """
     if code is None or not code.strip():
         raise OtpMissing()
     failure: AirlockError | None
@@ -53,21 +62,39 @@ async def verify_code(ctx: AppContext, user_id: uuid.UUID, code: str | None) -> 
         user = await session.get(User, user_id, with_for_update=True)
         if user is None or not is_enabled(user):
             raise TwoFactorNotEnabled("Two-factor authentication is not enabled on this account.")
-        failure = await _check(ctx, session, user, totp.normalise(code))
+        failure = await _check(ctx, session, user, totp.normalise(code), credential)
     if failure is not None:
         raise failure
 
 
+def _is_repeat(ctx: AppContext, user: User, code: str, credential: str | None) -> bool:
+    """The same credential sending the code it just had accepted (npm unpublish sends one
+    code with its PUT and its DELETE)."""
+    return (
+        credential is not None
+        and user.otp_last_credential == credential
+        and user.otp_last_code_hash is not None
+        and hmac.compare_digest(user.otp_last_code_hash, hash_recovery_code(code))
+        and user.otp_last_used_at is not None
+        and ctx.clock.now() - user.otp_last_used_at <= timedelta(seconds=REPEAT_SECONDS)
+    )
+
+
 async def _check(
-    ctx: AppContext, session: AsyncSession, user: User, code: str
+    ctx: AppContext, session: AsyncSession, user: User, code: str, credential: str | None
 ) -> AirlockError | None:
     now = ctx.clock.now()
     if user.otp_locked_until is not None and user.otp_locked_until > now:
         return OtpLocked(int((user.otp_locked_until - now).total_seconds()))
+    if _is_repeat(ctx, user, code, credential):
+        return None
     reason = await _match(ctx, session, user, code)
     if reason is None:
         user.otp_failures = 0
         user.otp_locked_until = None
+        user.otp_last_code_hash = hash_recovery_code(code)
+        user.otp_last_credential = credential
+        user.otp_last_used_at = now
         return None
     user.otp_failures += 1
     if user.otp_failures >= ctx.settings.otp_max_failures:
@@ -205,6 +232,8 @@ async def disable(ctx: AppContext, user_id: uuid.UUID, password: object, otp: st
         user.tfa_pending = False
         user.totp_secret_enc = None
         user.totp_last_step = None
+        user.otp_last_code_hash = None
+        user.otp_last_credential = None
         user.otp_failures = 0
         user.otp_locked_until = None
         user.updated_at = ctx.clock.now()
@@ -215,7 +244,12 @@ async def disable(ctx: AppContext, user_id: uuid.UUID, password: object, otp: st
 
 
 async def require_account_code(
-    ctx: AppContext, user_id: uuid.UUID, otp: str | None, *, writes_only: bool
+    ctx: AppContext,
+    user_id: uuid.UUID,
+    otp: str | None,
+    *,
+    writes_only: bool,
+    credential: str | None = None,
 ) -> None:
     """Account changes (tokens, profile) need a code when 2FA is on; with `writes_only`,
     only in auth-and-writes mode."""
@@ -225,7 +259,7 @@ async def require_account_code(
         return
     if writes_only and user.tfa_mode != "auth-and-writes":
         return
-    await verify_code(ctx, user_id, otp)
+    await verify_code(ctx, user_id, otp, credential)
 
 
 async def rotate_secrets(ctx: AppContext) -> int:

@@ -14,6 +14,7 @@ from airlock.clock import iso
 from airlock.context import AppContext
 from airlock.errors import BadRequest
 from airlock.twofactor import service as twofactor
+from airlock.twofactor.policy import credential_of
 from airlock.web.deps import Ctx, CurrentPrincipal, read_json_object
 from airlock.web.npm.responses import json_response
 
@@ -63,7 +64,9 @@ async def post_profile(request: Request, principal: CurrentPrincipal, ctx: Ctx) 
     # A password change needs a code in either 2FA mode; other edits only in auth-and-writes.
     # A password sent with the request (Basic) is a login: a code in any mode as well.
     writes_only = new_password is None and principal.via != "basic"
-    await twofactor.require_account_code(ctx, user_id, otp, writes_only=writes_only)
+    await twofactor.require_account_code(
+        ctx, user_id, otp, writes_only=writes_only, credential=credential_of(principal)
+    )
     if new_password is not None:
         await profile.set_password(ctx, user_id, new_password)
     user = await profile.update(ctx, user_id, changes)

@@ -20,6 +20,7 @@ from airlock.tokens import service as tokens
 from airlock.tokens.models import Token
 from airlock.tokens.requests import parse_create_request
 from airlock.twofactor import service as twofactor
+from airlock.twofactor.policy import credential_of
 from airlock.web.deps import Ctx, CurrentPrincipal, read_json_object
 from airlock.web.npm.responses import json_response
 
@@ -87,7 +88,9 @@ async def create_token(request: Request, principal: CurrentPrincipal, ctx: Ctx) 
     body = await read_json_object(request)
     spec = parse_create_request(body, ctx.settings)
     await profile.check_own_password(ctx, user_id, body.get("password"))
-    await twofactor.require_account_code(ctx, user_id, principal.otp, writes_only=False)
+    await twofactor.require_account_code(
+        ctx, user_id, principal.otp, writes_only=False, credential=credential_of(principal)
+    )
     created = await tokens.create_granular(ctx, user_id, spec)
     return json_response(token_body(created.token, created.secret), status=201)
 
@@ -96,7 +99,11 @@ async def create_token(request: Request, principal: CurrentPrincipal, ctx: Ctx) 
 async def revoke_token(ref: str, principal: CurrentPrincipal, ctx: Ctx) -> Response:
     user_id = profile.require_account_credential(principal, "revoke tokens")
     await twofactor.require_account_code(
-        ctx, user_id, principal.otp, writes_only=principal.via != "basic"
+        ctx,
+        user_id,
+        principal.otp,
+        writes_only=principal.via != "basic",
+        credential=credential_of(principal),
     )
     if not await tokens.revoke_by_reference(ctx, user_id, unquote(ref)):
         raise NotFound("No such token.")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 08:52:18.410015
+Create Date: 2026-11-25 09:02:14.201264
 """
 
 from collections.abc import Sequence
@@ -91,6 +91,9 @@ def upgrade() -> None:
         sa.Column("tfa_pending", sa.Boolean(), nullable=False),
         sa.Column("totp_secret_enc", sa.LargeBinary(), nullable=True),
         sa.Column("totp_last_step", sa.Integer(), nullable=True),
+        sa.Column("otp_last_code_hash", sa.String(length=64), nullable=True),
+        sa.Column("otp_last_credential", sa.String(length=64), nullable=True),
+        sa.Column("otp_last_used_at", airlock.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.Column("otp_failures", sa.Integer(), nullable=False),
         sa.Column("otp_locked_until", airlock.db.base.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
