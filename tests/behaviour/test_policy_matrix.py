@@ -173,3 +173,34 @@ def test_secret_helper_matches_encryption_roundtrip(app_ctx):
     # The matrix relies on the secret parsed from the URL being the stored one.
     blob = encryption.encrypt(app_ctx.settings, "JBSWY3DPEHPK3PXP")
     assert encryption.decrypt(app_ctx.settings, blob) == "JBSWY3DPEHPK3PXP"
+
+
+@pytest.mark.parametrize(
+    ("packages", "scopes", "name", "allowed"),
+    [
+        (("pkg-a",), (), "pkg-a", True),
+        (("pkg-a",), (), "pkg-b", False),
+        ((), ("@acme",), "@acme/tool", True),
+        ((), ("@acme",), "@other/tool", False),
+        ((), ("@acme",), "acme", False),
+        (("pkg-a",), ("@acme",), "@acme/x", True),
+    ],
+)
+async def test_token_package_and_scope_limits(app_ctx, packages, scopes, name, allowed):
+    user = await create_user(app_ctx, "dave", "correct-horse-9", None)
+    scope = TokenScope(
+        id=uuid.uuid4(),
+        kind=TokenKind.GRANULAR,
+        permission=TokenPermission.READ_WRITE,
+        packages=packages,
+        scopes=scopes,
+    )
+    principal = Principal(user=user_ref(user), token=scope, via="bearer", client_ip="127.0.0.1")
+    pkg = PackageRef(name=name, exists=True, is_maintainer=True)
+    if allowed:
+        await authorize(app_ctx, principal, Action.PUBLISH, pkg)
+    else:
+        with pytest.raises(
+            Forbidden, match=f"This token is limited to .* cannot be used for {name}"
+        ):
+            await authorize(app_ctx, principal, Action.PUBLISH, pkg)
