@@ -81,6 +81,11 @@ async def test_bad_profile_changes_are_refused_and_change_nothing(
 
 
 async def test_password_change_needs_a_code_even_in_auth_only(client, app_ctx, clock, token):
+    login = {"name": "alice", "password": PW, "type": "user"}
+    other_session = (await client.put("/-/user/org.couchdb.user:alice", json=login)).json()
+    granular = (
+        await client.post("/-/npm/v1/tokens", json={"password": PW}, headers=auth(token))
+    ).json()["token"]
     secret, _ = await enrol(client, token, clock.now(), mode="auth-only")
     change = {"password": {"old": PW, "new": "battery-staple-7"}}
     before = (await row(app_ctx)).password_hash
@@ -95,6 +100,11 @@ async def test_password_change_needs_a_code_even_in_auth_only(client, app_ctx, c
         "/-/npm/v1/user", json=change, headers=auth(token, code(secret, clock.now()))
     )
     assert resp.status_code == 200
+    # Other login sessions end; this one and deliberate granular tokens stay.
+    resp = await client.get("/-/whoami", headers=auth(other_session["token"]))
+    assert resp.status_code == 401 and "revoked" in resp.json()["error"]
+    assert (await client.get("/-/whoami", headers=auth(token))).status_code == 200
+    assert (await client.get("/-/whoami", headers=auth(granular))).status_code == 200
     login = {"name": "alice", "password": "battery-staple-7", "type": "user"}
     clock.advance(30)
     resp = await client.put(

@@ -147,3 +147,21 @@ async def revoke_by_reference(ctx: AppContext, user_id: uuid.UUID, ref: str) -> 
         record(session, ctx.clock, Event.TOKEN_REVOKED, actor=user.name if user else None)
     ctx.tokens.evict(digest)
     return True
+
+
+async def revoke_other_sessions(ctx: AppContext, user_id: uuid.UUID, keep: uuid.UUID | None) -> int:
+    """After a password change: end every login session except the one making the change.
+    Granular tokens stay (they were made deliberately, with the password)."""
+    async with ctx.db.write() as session:
+        conditions = [
+            Token.user_id == user_id,
+            Token.kind == TokenKind.SESSION.value,
+            Token.revoked_at.is_(None),
+        ]
+        if keep is not None:
+            conditions.append(Token.id != keep)
+        result = await session.execute(
+            update(Token).where(*conditions).values(revoked_at=ctx.clock.now())
+        )
+    ctx.tokens.evict()
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from airlock.accounts.models import User
 from airlock.clock import iso
 from airlock.context import AppContext
 from airlock.errors import BadRequest
+from airlock.tokens.service import revoke_other_sessions
 from airlock.twofactor import service as twofactor
 from airlock.twofactor.policy import credential_of
 from airlock.web.deps import Ctx, CurrentPrincipal, read_json_object
@@ -69,6 +70,9 @@ async def post_profile(request: Request, principal: CurrentPrincipal, ctx: Ctx) 
     )
     if new_password is not None:
         await profile.set_password(ctx, user_id, new_password)
+        # Whoever knew the old password may hold a session: end all but this one.
+        keep = principal.token.id if principal.token is not None else None
+        await revoke_other_sessions(ctx, user_id, keep)
     user = await profile.update(ctx, user_id, changes)
     result = profile_body(user)
     if new_password is not None:
