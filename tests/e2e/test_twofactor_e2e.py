@@ -170,3 +170,25 @@ def test_auth_and_writes_challenges_deprecate_owner_unpublish_and_token_revoke(
     assert "1.0.1" not in view["versions"]
     assert {m["name"] for m in view["maintainers"]} == {"alice", "bob"}
     assert server.client(extra).get("/-/whoami").status_code == 401
+
+
+def test_rotating_the_secret_key_keeps_2fa_working(server_factory):
+    old, new = "first-secret-key-" + "a" * 20, "second-secret-key-" + "b" * 20
+    server = server_factory(env={"AIRLOCK_SECRET_KEY": old})
+    token = signup(server.url, "alice")
+    secret, _ = enrol_live(server.client(token))
+    codes = CodeSource(secret, current_used=True)
+    server.stop()
+
+    server.env = {"AIRLOCK_SECRET_KEY": new, "AIRLOCK_OLD_SECRET_KEYS": f'["{old}"]'}
+    rotated = server.cli("rotate-secrets")
+    assert rotated.returncode == 0 and "re-encrypted 1" in rotated.stderr, rotated.stderr
+
+    # Only the new key from now on: the re-encrypted secret still verifies codes.
+    server.env = {"AIRLOCK_SECRET_KEY": new}
+    server.start()
+    body = {"name": "alice", "password": PW, "type": "user"}
+    url = f"{server.url}/-/user/org.couchdb.user:alice"
+    assert httpx.put(url, json=body).status_code == 401
+    resp = httpx.put(url, json=body, headers={"npm-otp": codes.next()})
+    assert resp.status_code == 201, resp.text
