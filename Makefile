@@ -7,6 +7,8 @@ UV := $(shell command -v uv 2>/dev/null || echo .cache/bootstrap/bin/uv)
 VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
+# Two workers: the suite is CPU-bound (npm and server processes) and CI has two cores.
+PYTEST := $(PY) -m pytest -n 2
 
 .PHONY: help run test test-sqlite test-postgresql lint fmt typecheck migrate bench clean
 
@@ -27,10 +29,10 @@ run: $(VENV)/.synced ## Start Airlock on embedded defaults (SQLite + files in ./
 test: lint test-sqlite test-postgresql ## Lint, type-check, then the whole suite on SQLite and PostgreSQL
 
 test-sqlite: $(VENV)/.synced ## The suite against SQLite
-	AIRLOCK_TEST_DB=sqlite $(PY) -m pytest $(ARGS)
+	AIRLOCK_TEST_DB=sqlite $(PYTEST) $(ARGS)
 
 test-postgresql: $(VENV)/.synced ## The suite against PostgreSQL (127.0.0.1:5432, or AIRLOCK_TEST_PG_URL)
-	AIRLOCK_TEST_DB=postgresql $(PY) -m pytest $(ARGS)
+	AIRLOCK_TEST_DB=postgresql $(PYTEST) $(ARGS)
 
 lint: $(VENV)/.synced ## ruff and mypy --strict
 	$(VENV)/bin/ruff check src tests scripts

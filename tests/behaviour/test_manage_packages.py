@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from airlock.audit.models import AuditEvent
+from tests.support.otp import code, enrol
 from tests.support.packages import publish_body
 from tests.support.staging import add_token, auth, signup
 
@@ -109,12 +112,19 @@ async def test_dist_tag_routes(client, app_ctx):
     assert (await client.get("/-/package/nothing/dist-tags")).status_code == 404
 
 
-async def test_access_mfa_policy_is_stored(client, app_ctx):
+async def test_access_mfa_policy_is_stored(client, app_ctx, clock):
     token = await signup(client, "alice")
     await publish(client, token, "@alice/pkg-s", "1.0.0")
     url = "/-/package/@alice%2fpkg-s/access"
     body = {"publish_requires_tfa": True, "automation_token_overrides_tfa": False}
-    assert (await client.post(url, json=body, headers=auth(token))).status_code == 200
+    # Without 2FA on the account the maintainer could never undo it: refused.
+    refused = await client.post(url, json=body, headers=auth(token))
+    assert refused.status_code == 403 and "Enable two-factor" in refused.json()["error"]
+    assert (await client.get("/-/package/@alice%2fpkg-s/visibility")).json()["mfa"] == "none"
+    secret, _ = await enrol(client, token, clock.now())
+    otp = code(secret, clock.now() + timedelta(seconds=30))
+    resp = await client.post(url, json=body, headers=auth(token, otp))
+    assert resp.status_code == 200, resp.text
     vis = (await client.get("/-/package/@alice%2fpkg-s/visibility")).json()
     assert vis == {"public": True, "mfa": "publish"}
     resp = await client.post(url, json={"access": "secret"}, headers=auth(token))

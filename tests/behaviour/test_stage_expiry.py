@@ -99,3 +99,22 @@ async def test_expiry_follows_the_setting(client, app_ctx, clock):
     assert item["expiresAt"] == "2026-01-01T00:01:00.000Z"
     clock.advance(61)
     assert len(await sweep_expired_stages(app_ctx)) == 1
+
+
+async def test_npm_publish_takes_the_number_of_an_expired_stage_before_the_sweep(
+    client, app_ctx, clock
+):
+    alice = await signup(client, "alice")
+    await staged_id(client, alice, "pkg-a", "1.0.0")
+    await staged_id(client, alice, "pkg-a", "1.1.0")
+    clock.advance(14 * DAY)
+    body = publish_body("pkg-a", "1.1.0", registry="http://127.0.0.1:4873")
+    resp = await client.put("/pkg-a", json=body, headers=auth(alice))
+    assert resp.status_code in (200, 201), resp.text
+    assert sorted(await version_rows(app_ctx)) == [
+        ("pkg-a", "1.0.0", "staged"),
+        ("pkg-a", "1.1.0", "published"),
+    ]
+    # Only the live version's blob is left for 1.1.0 (the lapsed stage's blob was freed).
+    packument = (await client.get("/pkg-a")).json()
+    assert list(packument["versions"]) == ["1.1.0"]

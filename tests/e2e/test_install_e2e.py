@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tarfile
 
+from tests.support.otp import CodeSource, enrol_live
 from tests.support.packages import make_package_dir
 from tests.support.users import signup
 
@@ -64,7 +65,8 @@ def test_restricted_package_is_invisible_to_others_and_installable_by_maintainer
 
 
 def test_access_status_mfa_and_listings(server, npm_factory, tmp_path):
-    alice = npm_factory(server, "alice", signup(server.url, "alice"))
+    alice_token = signup(server.url, "alice")
+    alice = npm_factory(server, "alice", alice_token)
     bob = npm_factory(server, "bob", signup(server.url, "bob"))
     alice.ok("publish", cwd=make_package_dir(tmp_path, "@alice/acc", "1.0.0"))
     alice.ok("publish", cwd=make_package_dir(tmp_path, "plain", "1.0.0"))
@@ -78,7 +80,13 @@ def test_access_status_mfa_and_listings(server, npm_factory, tmp_path):
     assert refused.code != 0
     # Only maintainers may change access settings.
     assert bob.run("access", "set", "mfa=publish", "@alice/acc").code != 0
-    alice.ok("access", "set", "mfa=automation", "@alice/acc")
+    # Requiring 2FA for a package needs 2FA on the account first (else no way back).
+    no_2fa = alice.run("access", "set", "mfa=automation", "@alice/acc")
+    assert no_2fa.code != 0 and "Enable two-factor authentication" in no_2fa.output
+    with server.client(alice_token) as http:
+        secret, _ = enrol_live(http)
+    otp = CodeSource(secret, current_used=True).next()
+    alice.ok("access", "set", "mfa=automation", "@alice/acc", f"--otp={otp}")
     with server.client() as http:
         assert http.get("/-/package/@alice%2facc/visibility").json()["mfa"] == "automation"
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.oidc_issuer import REQUEST_TOKEN, OidcIssuer, github_claims, gitlab_claims
+from tests.support.otp import CodeSource, enrol_live
 from tests.support.packages import make_package_dir, publish_body
 from tests.support.users import signup
 
@@ -78,6 +79,7 @@ def test_github_workflows_stage_or_publish_as_their_relationship_allows(
     assert issuer.actions_requests[-1]["audience"] == "npm:127.0.0.1"
     view = alice.ok("stage", "view", stage_id).stdout
     assert "staged by: alice (trusted automation)" in view, view
+    assert "workflow: github: alice/pkg-a/.github/workflows/release.yml@" in view, view
     denied = ci.run("publish", cwd=make_package_dir(tmp_path, "pkg-a", "1.2.0"), env=env)
     assert denied.code != 0 and "403" in denied.output
     assert "allows only createStagedPackage" in denied.output
@@ -119,10 +121,13 @@ def test_gitlab_ci_publishes_with_npm_id_token_once(oidc_server, issuer, npm_fac
         "permissions": ["createPackage"],
     }
     add_trust(http, "@alice/pkg-s", config)
-    # The package demands 2FA for publishing; a trusted workflow is exempt.
-    alice.ok("access", "set", "mfa=publish", "@alice/pkg-s")
+    # The package demands 2FA for publishing (which needs 2FA on the account first);
+    # a trusted workflow is exempt.
+    secret, _ = enrol_live(http)
+    otp = CodeSource(secret, current_used=True).next()
+    alice.ok("access", "set", "mfa=publish", "@alice/pkg-s", f"--otp={otp}")
     own = alice.run("publish", cwd=make_package_dir(tmp_path, "@alice/pkg-s", "1.0.1"))
-    assert own.code != 0 and "two-factor" in own.output
+    assert own.code != 0 and "EOTP" in own.output, own.output
     ci = npm_factory(oidc_server, "ci")
     id_token = issuer.sign(gitlab_claims("grp/pkg-s"), issuer=issuer.gitlab)
     env = {"GITLAB_CI": "true", "NPM_ID_TOKEN": id_token}

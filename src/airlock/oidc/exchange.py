@@ -134,7 +134,7 @@ def _token_row(
         display=display_prefix(secret),
         kind=TokenKind.OIDC.value,
         name=f"trusted publishing: {name}",
-        description=_describe(publisher),
+        description=providers.describe(publisher),
         permission=TokenPermission.READ_WRITE.value,
         packages=[name],
         created_at=now,
@@ -153,9 +153,3 @@ def trusted_publisher(rel: TrustRelationship, verified: VerifiedToken) -> dict[s
         "issuer": verified.issuer.url,
         **providers.identity(rel.provider, verified.claims),
     }
-
-
-def _describe(publisher: dict[str, Any]) -> str:
-    where = publisher.get("workflow_ref") or publisher.get("ci_config_ref_uri")
-    where = where or publisher.get("vcs_origin") or publisher.get("id")
-    return f"{publisher['id']}: {where}"[:1024]

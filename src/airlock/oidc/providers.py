@@ -154,6 +154,13 @@ def identity(provider: str, signed: Claims) -> dict[str, Any]:
     return out
 
 
+def describe(publisher: Mapping[str, Any]) -> str:
+    """One line naming a trusted publisher: "github: owner/repo/.github/workflows/x.yml@ref"."""
+    where = publisher.get("workflow_ref") or publisher.get("ci_config_ref_uri")
+    where = where or publisher.get("vcs_origin") or publisher.get("id")
+    return f"{publisher.get('id')}: {where}"[:1024]
+
+
 def parse_config(provider: str, claims: Any) -> dict[str, Any]:
     """Validate the claims of an `npm trust` body; raise InvalidTrustConfig (400)."""
     if provider not in RULES:

@@ -19,7 +19,7 @@ from airlock.authz.actions import Action
 from airlock.authz.policy import authorize
 from airlock.authz.principal import Principal
 from airlock.context import AppContext
-from airlock.errors import BadRequest, Conflict
+from airlock.errors import BadRequest, Conflict, Forbidden
 from airlock.packages import repository as repo
 from airlock.packages.errors import InvalidPackage, PackageNotFound
 from airlock.packages.models import DistTag, Maintainer, Package, Version
@@ -294,6 +294,7 @@ async def set_access(
     updates = access_updates(name, body)
 
     async def fn(session: AsyncSession, package: Package) -> None:
+        require_own_2fa_for_mfa(principal, updates)
         for key, value in updates.items():
             setattr(package, key, value)
         await touch(ctx, session, package)
@@ -307,6 +308,18 @@ async def set_access(
         )
 
     await change(ctx, principal, name, Action.GOVERN, fn)
+
+
+def require_own_2fa_for_mfa(principal: Principal, updates: dict[str, str]) -> None:
+    """Requiring 2FA for a package needs 2FA on the account first (as on npmjs): without it
+    the maintainer could never change the package again (see docs/security.md)."""
+    if updates.get("mfa_policy", "none") == "none":
+        return
+    if principal.user is None or principal.user.tfa_mode is None:
+        raise Forbidden(
+            "Enable two-factor authentication on your account first "
+            "(npm profile enable-2fa auth-and-writes), then require it for the package."
+        )
 
 
 def access_updates(name: str, body: dict[str, Any]) -> dict[str, str]:

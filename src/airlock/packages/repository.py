@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from airlock.accounts.models import User
@@ -126,3 +127,22 @@ async def blob_in_use(session: AsyncSession, key: str) -> bool:
         .limit(1)
     )
     return row.first() is not None
+
+
+async def delete_lapsed_stage(
+    session: AsyncSession, package_id: uuid.UUID, version: str, now: datetime
+) -> list[str | None]:
+    """Delete an expired stage still holding `version` (the sweep has not run yet) and
+    return its blob keys, so that an expired stage frees its number for publish and stage
+    at once, not only after the next sweep."""
+    rows = await session.execute(
+        delete(Version)
+        .where(
+            Version.package_id == package_id,
+            Version.version == version,
+            Version.state == "staged",
+            Version.expires_at <= now,
+        )
+        .returning(Version.blob_key, Version.provenance_key)
+    )
+    return [key for row in rows for key in row]

@@ -209,7 +209,7 @@ async def publish(ctx: AppContext, principal: Principal, upload: Upload) -> None
     keys = await store_upload_blobs(ctx, upload)
     try:
         async with ctx.db.write() as session:
-            await _publish_rows(ctx, session, principal, upload, keys)
+            freed = await _publish_rows(ctx, session, principal, upload, keys)
     except IntegrityError as exc:
         await discard_blobs(ctx, *keys)
         raise Conflict(
@@ -219,6 +219,8 @@ async def publish(ctx: AppContext, principal: Principal, upload: Upload) -> None
     except BaseException:
         await discard_blobs(ctx, *keys)
         raise
+    # Blobs of an expired stage this publish replaced (kept if the new version shares them).
+    await discard_blobs(ctx, *freed)
 
 
 async def _publish_rows(
@@ -227,12 +229,16 @@ async def _publish_rows(
     principal: Principal,
     upload: Upload,
     keys: tuple[str, str | None],
-) -> None:
+) -> list[str | None]:
+    """The rows of a publish; returns blob keys of an expired stage it replaced."""
     assert principal.user is not None
+    freed: list[str | None] = []
     package = await locked_package(session, upload.name, principal)
     if package is None:
         package = await create_package(ctx, session, upload.name, principal.user.id, upload.access)
     else:
+        now = ctx.clock.now()
+        freed = await repo.delete_lapsed_stage(session, package.id, upload.version, now)
         await check_version_free(session, package, upload.version)
     version = new_version_row(ctx, package, upload, keys, state="published")
     session.add(version)
@@ -247,6 +253,7 @@ async def _publish_rows(
         version=upload.version,
         tag=upload.tag,
     )
+    return freed
 
 
 async def locked_package(session: AsyncSession, name: str, principal: Principal) -> Package | None:

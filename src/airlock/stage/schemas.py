@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from airlock.oidc.providers import describe
 from airlock.packages.models import Package, Version
 
 
@@ -20,6 +21,8 @@ class StageInfo:
     expires_at: datetime
     actor: str | None
     actor_type: str | None
+    # For trusted automation: the workflow that staged it (one line, npm prints scalars).
+    workflow: str | None
     shasum: str
     integrity: str
     size: int
@@ -40,6 +43,7 @@ class StageInfo:
             expires_at=version.expires_at,
             actor=version.actor,
             actor_type=version.actor_type,
+            workflow=describe(version.actor_identity) if version.actor_identity else None,
             shasum=version.shasum,
             integrity=version.integrity,
             size=version.size,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,7 +74,7 @@ async def _insert(
         )
     now = ctx.clock.now()
     # A lapsed stage that the sweep has not deleted yet must not hold the number.
-    freed = await delete_lapsed(session, package.id, upload.version, now)
+    freed = await packages_repo.delete_lapsed_stage(session, package.id, upload.version, now)
     await _refuse_taken_version(session, package, upload.version)
     version = _stage_row(ctx, principal, package, upload, keys, now)
     session.add(version)
@@ -132,23 +130,3 @@ async def _refuse_taken_version(session: AsyncSession, package: Package, version
         f"You cannot publish over the previously published versions: {version}. "
         f"{package.name}@{version} exists already; stage a new version number."
     )
-
-
-async def delete_lapsed(
-    session: AsyncSession, package_id: uuid.UUID, version: str, now: datetime
-) -> list[str | None]:
-    """Delete an expired stage still holding `version` (not swept yet); returns its blobs.
-
-    The publish path can call this too, so that an expired stage frees its number at once.
-    """
-    rows = await session.execute(
-        delete(Version)
-        .where(
-            Version.package_id == package_id,
-            Version.version == version,
-            Version.state == STAGED,
-            Version.expires_at <= now,
-        )
-        .returning(Version.blob_key, Version.provenance_key)
-    )
-    return [key for row in rows for key in row]

@@ -44,6 +44,7 @@ def item(info: StageInfo) -> dict[str, Any]:
         "createdAt": iso(info.created_at),
         "actor": info.actor,
         "actorType": info.actor_type,
+        "workflow": info.workflow,
         "shasum": info.shasum,
         "integrity": info.integrity,
         "status": "staged",
