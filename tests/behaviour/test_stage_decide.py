@@ -244,8 +244,9 @@ async def test_approval_records_both_people_in_the_stored_packument(client, app_
     )
     assert resp.status_code == 201, resp.text
     async with app_ctx.db.read() as session:
-        pkg = (await session.execute(select(Package).where(Package.name == "pkg-a"))).scalar_one()
-    doc = orjson.loads(pkg.packument_full)
+        stored = await session.scalar(select(Package.packument_full).where(Package.name == "pkg-a"))
+    assert stored is not None
+    doc = orjson.loads(stored)
     assert doc["versions"]["1.1.0"]["_npmUser"]["name"] == "alice"
     assert doc["versions"]["1.1.0"]["_npmUser"]["approver"]["name"] == "bob"
 

@@ -16,6 +16,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from airlock.db.base import Base, new_id
 
+# Stored documents are read only by explicit column selects (reads.packument); deferring
+# them keeps every other load of a Package row small, and raiseload turns an accidental
+# lazy load (blocking IO in async code) into an error instead.
+_STORED_DOC: dict[str, Any] = {"deferred": True, "deferred_raiseload": True}
+
 
 class Package(Base):
     __tablename__ = "packages"
@@ -29,11 +34,11 @@ class Package(Base):
     modified_at: Mapped[datetime]
     rev: Mapped[int] = mapped_column(default=1)
     # Pre-built response bodies; None while the package has nothing public to show.
-    packument_full: Mapped[bytes | None] = mapped_column(LargeBinary)
-    packument_abbrev: Mapped[bytes | None] = mapped_column(LargeBinary)
+    packument_full: Mapped[bytes | None] = mapped_column(LargeBinary, **_STORED_DOC)
+    packument_abbrev: Mapped[bytes | None] = mapped_column(LargeBinary, **_STORED_DOC)
     # The same documents gzip-compressed once, served to clients that accept gzip.
-    packument_full_gz: Mapped[bytes | None] = mapped_column(LargeBinary)
-    packument_abbrev_gz: Mapped[bytes | None] = mapped_column(LargeBinary)
+    packument_full_gz: Mapped[bytes | None] = mapped_column(LargeBinary, **_STORED_DOC)
+    packument_abbrev_gz: Mapped[bytes | None] = mapped_column(LargeBinary, **_STORED_DOC)
     etag: Mapped[str | None] = mapped_column(String(80))
     # `_rev` of the stored full document ("<rev>-<hash>"), echoed back by npm in -rev paths.
     rev_id: Mapped[str | None] = mapped_column(String(80))

@@ -94,16 +94,31 @@ async def packument(
 async def tarball(
     ctx: AppContext, principal: Principal, name: str, filename: str
 ) -> tuple[str, bool]:
-    """(blob key, restricted) of a published version's tarball."""
+    """(blob key, restricted) of a published version's tarball: one narrow query, plus a
+    maintainer check only for restricted packages (this is the hottest read path)."""
     version = version_from_filename(name, filename)
     if version is None:
         raise PackageNotFound(f"{name}/-/{filename}")
     async with ctx.db.read() as session:
-        package = await visible_package(session, name, principal)
-        row = await repo.get_version(session, package.id, version)
-    if row is None or row.state != "published" or row.blob_key is None:
+        row = (
+            await session.execute(
+                select(Package.id, Package.access, Version.state, Version.blob_key)
+                .join(Version, Version.package_id == Package.id)
+                .where(Package.name == name, Version.version == version)
+            )
+        ).first()
+        if row is None:
+            raise PackageNotFound(f"{name}@{version}")
+        package_id, access, state, blob_key = row
+        restricted = access != "public"
+        if restricted and not (
+            principal.user is not None
+            and await repo.is_maintainer(session, package_id, principal.user.id)
+        ):
+            raise PackageNotFound(f"{name}@{version}")
+    if state != "published" or blob_key is None:
         raise PackageNotFound(f"{name}@{version}")
-    return row.blob_key, package.access != "public"
+    return blob_key, restricted
 
 
 async def provenance(ctx: AppContext, principal: Principal, name: str, version: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter
 from starlette.responses import FileResponse, Response, StreamingResponse
 
@@ -26,7 +27,7 @@ async def get_tarball(name: str, filename: str, ctx: Ctx, principal: CurrentPrin
     headers = {"cache-control": f"{'private' if restricted else 'public'}, {_IMMUTABLE}"}
     path = ctx.blobs.local_path(key)
     if path is not None:
-        if not path.is_file():
+        if not await anyio.Path(path).is_file():
             raise PackageNotFound(f"{name}/-/{filename}")
         return FileResponse(path, media_type="application/octet-stream", headers=headers)
     return StreamingResponse(
