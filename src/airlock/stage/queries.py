@@ -7,14 +7,16 @@ their own stages; anything else is reported as absent (404), never as forbidden.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from airlock.authz.principal import Principal
 from airlock.context import AppContext
 from airlock.errors import BadRequest, NotFound
 from airlock.packages import repository as packages_repo
-from airlock.packages.models import Package, Version
+from airlock.packages.models import DistTag, Package, Version
 from airlock.stage.errors import StageNotFound
 from airlock.stage.permissions import refuse_oidc, signed_in, token_covers
 from airlock.stage.repository import (
@@ -24,6 +26,7 @@ from airlock.stage.repository import (
     live_stage,
     visible_stages,
 )
+from airlock.stage.review import review
 from airlock.stage.schemas import StageInfo, StagePage
 
 DEFAULT_PER_PAGE = 10
@@ -63,7 +66,24 @@ async def view_stage(ctx: AppContext, principal: Principal, stage_id: uuid.UUID)
             session, package.id, user.id
         ):
             raise StageNotFound(stage_id)
-        return StageInfo.of(version, package)
+        previous = await _latest_manifest(session, package.id)
+        return StageInfo.of(version, package, review(version.manifest, previous))
+
+
+async def _latest_manifest(session: AsyncSession, package_id: uuid.UUID) -> dict[str, Any] | None:
+    """The manifest of the published version `latest` points at, if any."""
+    row = await session.execute(
+        select(Version.manifest)
+        .join(
+            DistTag,
+            (DistTag.package_id == Version.package_id) & (DistTag.version == Version.version),
+        )
+        .where(
+            DistTag.package_id == package_id, DistTag.tag == "latest", Version.state == PUBLISHED
+        )
+    )
+    manifest: dict[str, Any] | None = row.scalar_one_or_none()
+    return manifest
 
 
 async def version_status(ctx: AppContext, principal: Principal, name: str, version: str) -> str:

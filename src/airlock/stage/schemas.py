@@ -8,6 +8,7 @@ from datetime import datetime
 
 from airlock.oidc.providers import describe
 from airlock.packages.models import Package, Version
+from airlock.stage.review import Review
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,11 @@ class StageInfo:
     integrity: str
     size: int
     blob_key: str | None
+    # Only `npm stage view` computes it (one extra query); lists leave it out.
+    review: Review | None = None
 
     @classmethod
-    def of(cls, version: Version, package: Package) -> StageInfo:
+    def of(cls, version: Version, package: Package, review: Review | None = None) -> StageInfo:
         assert version.expires_at is not None
         return cls(
             id=version.id,
@@ -48,6 +51,7 @@ class StageInfo:
             integrity=version.integrity,
             size=version.size,
             blob_key=version.blob_key,
+            review=review,
         )
 
 

@@ -35,7 +35,7 @@ _ACCESS = {"public": "public", "restricted": "private"}
 
 
 def item(info: StageInfo) -> dict[str, Any]:
-    return {
+    body = {
         "id": str(info.id),
         "packageName": info.package,
         "version": info.version,
@@ -50,6 +50,14 @@ def item(info: StageInfo) -> dict[str, Any]:
         "status": "staged",
         "expiresAt": iso(info.expires_at),
     }
+    if info.review is not None:
+        # What a reviewer should look at, against the version tagged latest (npm prints
+        # every scalar field of a stage item as a `key: value` line).
+        body["comparedTo"] = info.review.compared_to or "nothing (new package)"
+        body["installScripts"] = info.review.install_scripts
+        body["newDependencies"] = info.review.new_dependencies
+        body["changedDependencies"] = info.review.changed_dependencies
+    return body
 
 
 def stage_id(raw: str) -> uuid.UUID:
