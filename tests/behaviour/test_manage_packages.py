@@ -97,7 +97,7 @@ async def test_outsiders_and_read_only_tokens_cannot_manage(client, app_ctx):
 
 async def test_dist_tag_routes(client, app_ctx):
     token = await signup(client, "alice")
-    await publish(client, token, "@alice/pkg-s", "1.0.0")
+    await publish(client, token, "@alice/pkg-s", "1.0.0", access="public")
     path = "/-/package/@alice%2fpkg-s/dist-tags"
     resp = await client.put(f"{path}/beta", json="1.0.0", headers=auth(token))
     assert resp.status_code == 201
@@ -114,7 +114,7 @@ async def test_dist_tag_routes(client, app_ctx):
 
 async def test_access_mfa_policy_is_stored(client, app_ctx, clock):
     token = await signup(client, "alice")
-    await publish(client, token, "@alice/pkg-s", "1.0.0")
+    await publish(client, token, "@alice/pkg-s", "1.0.0", access="public")
     url = "/-/package/@alice%2fpkg-s/access"
     body = {"publish_requires_tfa": True, "automation_token_overrides_tfa": False}
     # Without 2FA on the account the maintainer could never undo it: refused.

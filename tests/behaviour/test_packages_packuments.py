@@ -99,7 +99,7 @@ async def test_get_serves_the_stored_bytes_and_never_rebuilds(client, app_ctx):
 
 async def test_tarball_download_is_immutable_and_matches_integrity(client, app_ctx):
     token = await signup(client, "alice")
-    body = await publish(client, token, "@alice/pkg-s", "1.0.0")
+    body = await publish(client, token, "@alice/pkg-s", "1.0.0", access="public")
     dist = body["versions"]["1.0.0"]["dist"]
     for path in ("/@alice/pkg-s/-/pkg-s-1.0.0.tgz", "/@alice%2fpkg-s/-/pkg-s-1.0.0.tgz"):
         resp = await client.get(path)
@@ -276,3 +276,15 @@ async def test_a_name_reserved_by_a_stage_is_invisible_to_outsiders(client, app_
             ).status_code == 404
     own = await client.get("/-/package/new-pkg/collaborators", headers=auth(alice))
     assert own.status_code == 200 and own.json() == {"alice": "write"}
+
+
+async def test_scoped_packages_are_private_unless_published_public(client, app_ctx):
+    token = await signup(client, "alice")
+    # npm sends access null without --access: scoped -> restricted (as npmjs), unscoped public.
+    await publish(client, token, "@alice/quiet", "1.0.0")
+    await publish(client, token, "@alice/loud", "1.0.0", access="public")
+    await publish(client, token, "plain", "1.0.0")
+    assert (await client.get("/@alice%2fquiet")).status_code == 404
+    assert (await client.get("/@alice%2fquiet", headers=auth(token))).status_code == 200
+    assert (await client.get("/@alice%2floud")).status_code == 200
+    assert (await client.get("/plain")).status_code == 200

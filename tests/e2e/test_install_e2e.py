@@ -70,6 +70,9 @@ def test_access_status_mfa_and_listings(server, npm_factory, tmp_path):
     bob = npm_factory(server, "bob", signup(server.url, "bob"))
     alice.ok("publish", cwd=make_package_dir(tmp_path, "@alice/acc", "1.0.0"))
     alice.ok("publish", cwd=make_package_dir(tmp_path, "plain", "1.0.0"))
+    # A scoped package published without --access is private, as on npmjs.
+    assert alice.ok("access", "get", "status", "@alice/acc").stdout.strip() == "@alice/acc: private"
+    alice.ok("access", "set", "status=public", "@alice/acc")
     assert alice.ok("access", "get", "status", "@alice/acc").stdout.strip() == "@alice/acc: public"
     alice.ok("access", "set", "status=private", "@alice/acc")
     assert "private" in alice.ok("access", "get", "status", "@alice/acc").stdout

@@ -35,7 +35,7 @@ def test_dist_tag_add_ls_rm(server, npm_factory, tmp_path):
 
 def test_deprecate_warns_on_install_and_undeprecate_clears(server, npm_factory, tmp_path):
     alice = npm_factory(server, "alice", signup(server.url, "alice"))
-    alice.ok("publish", cwd=make_package_dir(tmp_path, "@alice/old", "1.0.0"))
+    alice.ok("publish", "--access=public", cwd=make_package_dir(tmp_path, "@alice/old", "1.0.0"))
     alice.ok("deprecate", "@alice/old@1.0.0", "use @alice/new instead")
     view = json.loads(alice.ok("view", "@alice/old", "--json").stdout)
     assert view["deprecated"] == "use @alice/new instead"

@@ -70,13 +70,14 @@ async def create_package(
 ) -> Package:
     """A new package row with its first maintainer (no public packument yet).
 
-    `access` None means public (npm sends null unless --access is given)."""
+    `access` None (npm sends null unless --access or publishConfig.access is given) means
+    restricted for a scoped name, as on npmjs (nothing leaks by accident), public otherwise."""
     now = ctx.clock.now()
     package = Package(
         id=uuid.uuid4(),
         name=name,
         scope=scope_of(name),
-        access=access or "public",
+        access=access or ("restricted" if scope_of(name) else "public"),
         mfa_policy="none",
         created_at=now,
         modified_at=now,
