@@ -59,6 +59,18 @@ def actor(principal: Principal) -> str | None:
     return principal.user.name if principal.user else None
 
 
+def audit(
+    ctx: AppContext,
+    session: AsyncSession,
+    principal: Principal,
+    event: Event,
+    name: str,
+    **details: Any,
+) -> None:
+    """Record a package event by the caller, in the caller's transaction."""
+    record(session, ctx.clock, event, actor=actor(principal), package=name, **details)
+
+
 # --- dist-tags -------------------------------------------------------------------------
 
 
@@ -73,12 +85,12 @@ async def add_dist_tag(
             raise InvalidPackage(f"{name}@{version} is not a published version.")
         await repo.set_dist_tag(session, package.id, tag, version)
         await touch(ctx, session, package)
-        record(
+        audit(
+            ctx,
             session,
-            ctx.clock,
+            principal,
             Event.DIST_TAG_CHANGED,
-            actor=actor(principal),
-            package=name,
+            name,
             version=version,
             tag=tag,
         )
@@ -94,12 +106,12 @@ async def remove_dist_tag(ctx: AppContext, principal: Principal, name: str, tag:
         if not await repo.delete_dist_tag(session, package.id, tag):
             raise PackageNotFound(f"{name} (dist-tag {tag})")
         await touch(ctx, session, package)
-        record(
+        audit(
+            ctx,
             session,
-            ctx.clock,
+            principal,
             Event.DIST_TAG_CHANGED,
-            actor=actor(principal),
-            package=name,
+            name,
             tag=tag,
             removed=True,
         )
@@ -127,12 +139,12 @@ async def deprecate(
                 continue
             row.deprecated = new
             changed = True
-            record(
+            audit(
+                ctx,
                 session,
-                ctx.clock,
+                principal,
                 Event.VERSION_DEPRECATED,
-                actor=actor(principal),
-                package=name,
+                name,
                 version=version,
                 message=message,
             )
@@ -180,12 +192,12 @@ async def _unpublish(
         await _repair_tags(session, package, remaining)
         await touch(ctx, session, package)
         for v in gone:
-            record(
+            audit(
+                ctx,
                 session,
-                ctx.clock,
+                principal,
                 Event.VERSION_UNPUBLISHED,
-                actor=actor(principal),
-                package=name,
+                name,
                 version=v.version,
             )
         return keys
@@ -204,12 +216,12 @@ async def unpublish_package(ctx: AppContext, principal: Principal, name: str, re
         keys = _tombstone(ctx, published)
         await session.execute(delete(DistTag).where(DistTag.package_id == package.id))
         await touch(ctx, session, package)
-        record(
+        audit(
+            ctx,
             session,
-            ctx.clock,
+            principal,
             Event.PACKAGE_UNPUBLISHED,
-            actor=actor(principal),
-            package=name,
+            name,
             versions=[v.version for v in published],
         )
         return keys
@@ -274,12 +286,12 @@ async def set_maintainers(
                 )
         await session.flush()
         await touch(ctx, session, package)
-        record(
+        audit(
+            ctx,
             session,
-            ctx.clock,
+            principal,
             Event.OWNER_CHANGED,
-            actor=actor(principal),
-            package=name,
+            name,
             added=sorted(set(wanted) - current),
             removed=sorted(current - set(wanted)),
         )
@@ -298,12 +310,12 @@ async def set_access(
         for key, value in updates.items():
             setattr(package, key, value)
         await touch(ctx, session, package)
-        record(
+        audit(
+            ctx,
             session,
-            ctx.clock,
+            principal,
             Event.ACCESS_CHANGED,
-            actor=actor(principal),
-            package=name,
+            name,
             **updates,
         )
 
