@@ -19,6 +19,7 @@ from airlock.oidc.errors import ExchangeError
 from airlock.oidc.keys import KeyCache
 from airlock.oidc.models import TrustRelationship, UsedIdToken
 from airlock.oidc.verify import VerifiedToken, verify_id_token
+from airlock.packages import repository as packages_repo
 from airlock.tokens.models import Token
 from airlock.tokens.secrets import display_prefix, hash_token, new_token
 
@@ -59,7 +60,7 @@ async def exchange(
     verified = await verify_id_token(ctx, keys, id_token)
     provider = verified.issuer.provider
     async with ctx.db.read() as session:
-        package, _ = await repo.package_and_ref(session, name, None)
+        package = await packages_repo.get_package(session, name)
         rels = await repo.relationships(session, package.id) if package else []
         matching = [
             r

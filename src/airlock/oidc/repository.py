@@ -1,4 +1,4 @@
-"""Queries for trust relationships, used ID tokens and the packages they hang off."""
+"""Queries for trust relationships and used ID tokens."""
 
 from __future__ import annotations
 
@@ -9,37 +9,8 @@ from datetime import datetime
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from airlock.authz.policy import PackageRef
 from airlock.oidc.models import TrustRelationship, UsedIdToken
-from airlock.packages.models import Maintainer, Package
 from airlock.tokens.models import Token
-
-
-async def package_and_ref(
-    session: AsyncSession, name: str, user_id: uuid.UUID | None
-) -> tuple[Package | None, PackageRef]:
-    package = (
-        await session.execute(select(Package).where(Package.name == name))
-    ).scalar_one_or_none()
-    maintainer = False
-    if package is not None and user_id is not None:
-        maintainer = bool(
-            await session.scalar(
-                select(
-                    exists().where(
-                        Maintainer.package_id == package.id, Maintainer.user_id == user_id
-                    )
-                )
-            )
-        )
-    ref = PackageRef(
-        name=name,
-        exists=package is not None,
-        is_maintainer=maintainer,
-        access=package.access if package else "public",
-        mfa_policy=package.mfa_policy if package else "none",
-    )
-    return package, ref
 
 
 async def relationships(

@@ -21,6 +21,7 @@ from airlock.oidc import providers
 from airlock.oidc import repository as repo
 from airlock.oidc.errors import InvalidTrustConfig, TrustConflict, TrustNotFound
 from airlock.oidc.models import TrustRelationship
+from airlock.packages import repository as packages_repo
 from airlock.packages.models import Package
 
 MAX_PER_PACKAGE = 20
@@ -66,7 +67,7 @@ async def _governed_package(ctx: AppContext, principal: Principal, name: str) ->
     if principal.user is None:
         raise Unauthorized("You must be logged in to manage trusted publishers. Run `npm login`.")
     async with ctx.db.read() as session:
-        package, ref = await repo.package_and_ref(session, name, principal.user.id)
+        package, ref = await packages_repo.package_ref(session, name, principal)
     if package is None:
         raise TrustNotFound(f"Package {name} not found.")
     # Outside any write transaction: the second-factor check writes on its own.
