@@ -1,6 +1,7 @@
 """Reading packages: stored packuments, tarballs, dist-tags, collaborators, search.
 
-Restricted packages are invisible (404, as if missing) to everyone but their maintainers.
+Who may see what is decided by authz.visibility (one rule); anything else is a 404, as if
+missing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.orm import defer
 
 from airlock.accounts.models import User
 from airlock.authz.principal import Principal
+from airlock.authz.visibility import can_see, maintains
 from airlock.context import AppContext
 from airlock.packages import repository as repo
 from airlock.packages.errors import PackageNotFound
@@ -51,11 +53,8 @@ async def visible_package(session: AsyncSession, name: str, principal: Principal
     ).scalar_one_or_none()
     if package is None:
         raise PackageNotFound(name)
-    if principal.user is not None and await repo.is_maintainer(
-        session, package.id, principal.user.id
-    ):
-        return package
-    if package.access != "public" or package.etag is None:
+    facts = await repo.facts(session, package.id, package.name, package.access)
+    if not can_see(principal, facts) or (package.etag is None and not maintains(principal, facts)):
         raise PackageNotFound(name)
     return package
 
@@ -82,10 +81,8 @@ async def packument(
         if body is None or etag is None:
             # Nothing published (only staged versions, or all unpublished): like a missing name.
             raise PackageNotFound(name)
-        if access != "public" and not (
-            principal.user is not None
-            and await repo.is_maintainer(session, package_id, principal.user.id)
-        ):
+        facts = await repo.facts(session, package_id, name, access, public_too=False)
+        if not can_see(principal, facts):
             raise PackageNotFound(name)
     tag = f'"{etag}-c"' if abbreviated else f'"{etag}"'
     return StoredDoc(body=body, etag=tag, gzipped=gzip, restricted=access != "public")
@@ -111,10 +108,8 @@ async def tarball(
             raise PackageNotFound(f"{name}@{version}")
         package_id, access, state, blob_key = row
         restricted = access != "public"
-        if restricted and not (
-            principal.user is not None
-            and await repo.is_maintainer(session, package_id, principal.user.id)
-        ):
+        facts = await repo.facts(session, package_id, name, access, public_too=False)
+        if not can_see(principal, facts):
             raise PackageNotFound(f"{name}@{version}")
     if state != "published" or blob_key is None:
         raise PackageNotFound(f"{name}@{version}")
@@ -159,18 +154,10 @@ async def packages_of(ctx: AppContext, user_name: str, viewer: Principal) -> dic
     """`npm access list packages`: what `user_name` maintains that the viewer may see."""
     async with ctx.db.read() as session:
         rows = await session.execute(
-            select(Package)
+            select(Package.name)
             .join(Maintainer, Maintainer.package_id == Package.id)
             .join(User, User.id == Maintainer.user_id)
-            .where(User.name == user_name)
+            .where(User.name == user_name, repo.visible(viewer))
             .order_by(Package.name)
         )
-        result: dict[str, str] = {}
-        for package in rows.scalars().all():
-            visible = package.access == "public" or (
-                viewer.user is not None
-                and await repo.is_maintainer(session, package.id, viewer.user.id)
-            )
-            if visible:
-                result[package.name] = "write"
-    return result
+        return {name: "write" for name in rows.scalars().all()}

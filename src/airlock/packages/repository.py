@@ -6,12 +6,14 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from airlock.accounts.models import User
 from airlock.authz.policy import PackageRef
 from airlock.authz.principal import Principal
+from airlock.authz.visibility import PackageColumns, PackageFacts, visible_clause
 from airlock.packages.models import DistTag, Maintainer, Package, Version
 
 
@@ -26,6 +28,37 @@ async def is_maintainer(session: AsyncSession, package_id: uuid.UUID, user_id: u
         )
     )
     return row.first() is not None
+
+
+async def maintainer_ids(session: AsyncSession, package_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.execute(
+        select(Maintainer.user_id).where(Maintainer.package_id == package_id)
+    )
+    return list(rows.scalars().all())
+
+
+async def facts(
+    session: AsyncSession, package_id: uuid.UUID, name: str, access: str, *, public_too: bool = True
+) -> PackageFacts:
+    """What the visibility rule (authz.visibility) needs. With `public_too=False` the
+    maintainers of a public package are not loaded (the rule does not need them to decide
+    whether a public package may be seen; hot read paths save the query)."""
+    ids = await maintainer_ids(session, package_id) if public_too or access != "public" else []
+    return PackageFacts.of(name, access, ids)
+
+
+def maintained_by(user_id: uuid.UUID) -> ColumnElement[bool]:
+    # An alias, so the clause also works in queries that join Maintainer themselves.
+    other = aliased(Maintainer)
+    return exists().where(other.package_id == Package.id, other.user_id == user_id)
+
+
+COLUMNS = PackageColumns(name=Package.name, access=Package.access, maintained_by=maintained_by)
+
+
+def visible(principal: Principal) -> ColumnElement[bool]:
+    """The visibility rule as a clause over `Package` (listings, search)."""
+    return visible_clause(principal, COLUMNS)
 
 
 def ref_for(package: Package | None, name: str, maintainer: bool) -> PackageRef:

@@ -15,7 +15,7 @@ from airlock.authz.principal import Principal
 from airlock.clock import iso
 from airlock.context import AppContext
 from airlock.packages import repository as repo
-from airlock.packages.models import DistTag, Maintainer, Package, Version
+from airlock.packages.models import DistTag, Package, Version
 
 MAX_SIZE = 250
 MAX_TERMS = 10
@@ -56,11 +56,7 @@ def _query(text: str, principal: Principal) -> Any:
                 func.lower(cast(Package.keywords, String)).like(like, escape="\\"),
             )
         )
-    visible = Package.access == "public"
-    if principal.user is not None:
-        mine = select(Maintainer.package_id).where(Maintainer.user_id == principal.user.id)
-        visible = or_(visible, Package.id.in_(mine))
-    return query.where(visible)
+    return query.where(repo.visible(principal))
 
 
 async def _object(session: AsyncSession, package: Package, version: Version) -> dict[str, Any]:

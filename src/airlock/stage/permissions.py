@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from airlock.authz.principal import Principal, TokenKind, UserRef
+from airlock.authz.visibility import token_allows
 from airlock.errors import Forbidden, Unauthorized
 
 
@@ -25,4 +26,4 @@ def refuse_oidc(principal: Principal) -> None:
 
 
 def token_covers(principal: Principal, package: str) -> bool:
-    return principal.token is None or principal.token.covers_package(package)
+    return token_allows(principal, package)

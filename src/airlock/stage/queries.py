@@ -13,12 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from airlock.authz.principal import Principal
+from airlock.authz.visibility import can_see, can_see_stage
 from airlock.context import AppContext
 from airlock.errors import BadRequest, NotFound
 from airlock.packages import repository as packages_repo
 from airlock.packages.models import DistTag, Package, Version
 from airlock.stage.errors import StageNotFound
-from airlock.stage.permissions import refuse_oidc, signed_in, token_covers
+from airlock.stage.permissions import refuse_oidc, signed_in
 from airlock.stage.repository import (
     PUBLISHED,
     STAGED,
@@ -37,12 +38,12 @@ async def list_stages(
     ctx: AppContext, principal: Principal, page: int, per_page: int, package: str | None
 ) -> StagePage:
     """One page of the caller's visible stages, newest first, with the total count."""
-    user = signed_in(principal)
+    signed_in(principal)
     if page < 0:
         raise BadRequest("page must be 0 or more (pages are numbered from 0).")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise BadRequest(f"perPage must be between 1 and {MAX_PER_PAGE}.")
-    query = visible_stages(user.id, principal.token, ctx.clock.now(), package)
+    query = visible_stages(principal, ctx.clock.now(), package)
     async with ctx.db.read() as session:
         total = await count(session, query)
         rows = await session.execute(
@@ -56,15 +57,14 @@ async def list_stages(
 
 async def view_stage(ctx: AppContext, principal: Principal, stage_id: uuid.UUID) -> StageInfo:
     """The stage if the caller maintains its package or staged it, else StageNotFound."""
-    user = signed_in(principal)
+    signed_in(principal)
     async with ctx.db.read() as session:
         found = await live_stage(session, stage_id, ctx.clock.now())
-        if found is None or not token_covers(principal, found[1].name):
+        if found is None:
             raise StageNotFound(stage_id)
         version, package = found
-        if version.actor_id != user.id and not await packages_repo.is_maintainer(
-            session, package.id, user.id
-        ):
+        facts = await packages_repo.facts(session, package.id, package.name, package.access)
+        if not can_see_stage(principal, facts, version.actor_id):
             raise StageNotFound(stage_id)
         previous = await _latest_manifest(session, package.id)
         return StageInfo.of(version, package, review(version.manifest, previous))
@@ -94,7 +94,6 @@ async def version_status(ctx: AppContext, principal: Principal, name: str, versi
     """
     refuse_oidc(principal)
     missing = NotFound(f"{name}@{version} not found.")
-    user_id = principal.user.id if principal.user is not None else None
     async with ctx.db.read() as session:
         row = (
             await session.execute(
@@ -106,15 +105,11 @@ async def version_status(ctx: AppContext, principal: Principal, name: str, versi
         if row is None:
             raise missing
         found, package = row
-        maintainer = user_id is not None and await packages_repo.is_maintainer(
-            session, package.id, user_id
-        )
-    maintainer = maintainer and token_covers(principal, name)
-    if found.state == PUBLISHED and (package.access == "public" or maintainer):
+        facts = await packages_repo.facts(session, package.id, package.name, package.access)
+    if found.state == PUBLISHED and can_see(principal, facts):
         return "published"
-    stager = user_id is not None and found.actor_id == user_id and token_covers(principal, name)
     lapse = found.expires_at
     live = found.state == STAGED and lapse is not None and lapse > ctx.clock.now()
-    if live and (maintainer or stager):
+    if live and can_see_stage(principal, facts, found.actor_id):
         return "staged"
     raise missing

@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, delete, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from airlock.authz.principal import TokenScope
-from airlock.packages.models import Maintainer, Package, Version
+from airlock.authz.principal import Principal
+from airlock.authz.visibility import stage_visible_clause
+from airlock.packages.models import Package, Version
+from airlock.packages.repository import COLUMNS
 
 STAGED = "staged"
 PUBLISHED = "published"
@@ -24,33 +26,16 @@ def is_live(now: datetime) -> ColumnElement[bool]:
     return (Version.state == STAGED) & (Version.expires_at > now)
 
 
-def maintains(user_id: uuid.UUID) -> ColumnElement[bool]:
-    return exists().where(Maintainer.package_id == Package.id, Maintainer.user_id == user_id)
-
-
-def token_covers(token: TokenScope | None) -> ColumnElement[bool] | None:
-    """The SQL form of TokenScope.covers_package (None: no limit)."""
-    if token is None or (not token.packages and not token.scopes):
-        return None
-    clauses: list[ColumnElement[bool]] = []
-    if token.packages:
-        clauses.append(Package.name.in_(token.packages))
-    clauses.extend(Package.name.startswith(f"{scope}/", autoescape=True) for scope in token.scopes)
-    return or_(false(), *clauses)
-
-
 def visible_stages(
-    user_id: uuid.UUID, token: TokenScope | None, now: datetime, package: str | None
+    principal: Principal, now: datetime, package: str | None
 ) -> Select[Version, Package]:
-    """Stages the caller may see: of packages they maintain, plus their own."""
+    """Stages the caller may see (authz.visibility.can_see_stage): of packages they
+    maintain, plus their own, within the token's limits."""
     query = (
         select(Version, Package)
         .join(Package, Package.id == Version.package_id)
-        .where(is_live(now), or_(maintains(user_id), Version.actor_id == user_id))
+        .where(is_live(now), stage_visible_clause(principal, COLUMNS, Version.actor_id))
     )
-    limit = token_covers(token)
-    if limit is not None:
-        query = query.where(limit)
     if package is not None:
         query = query.where(Package.name == package)
     return query
