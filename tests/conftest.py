@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from airlock.bootstrap import build_context
 from airlock.clock import FrozenClock
-from airlock.context import AppContext, build_context
+from airlock.context import AppContext
 from airlock.db.migrate import upgrade
 from airlock.settings import Settings, normalise_database_url
 from airlock.web.app import create_app

@@ -54,4 +54,14 @@ class Unprocessable(AirlockError):
 
 
 class TooManyRequests(AirlockError):
+    """Throttled. `retry_after` (seconds) becomes the Retry-After header."""
+
     status = 429
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(AirlockError):
+    status = 503

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from airlock.oidc.urls import check_issuer_url, check_provider
+from airlock.issuer_urls import check_issuer_url, check_provider
 
 DEV_SECRET = "airlock-development-secret-do-not-use-in-production"
 
@@ -138,6 +139,50 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite+aiosqlite:///{(self.data / 'airlock.db').resolve()}"
+
+    # --- sec-auth: credentials, client addresses, throttles -------------------------
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (IP addresses or CIDRs, JSON list in the environment) whose X-Forwarded-For header is believed. Default: none, so the client address is the socket peer.",
+    )
+    password_hash_concurrency: int = Field(
+        2,
+        ge=1,
+        description="How many password checks (argon2, about 64 MiB and 0.2 s of CPU each) may run at once per process; more wait, and beyond 8 waiting per slot the server answers 503.",
+    )
+    login_failures_per_account: int = Field(
+        10,
+        ge=1,
+        description="Failed password checks allowed per account name within login_failure_window_seconds (per process), then 429 with Retry-After.",
+    )
+    login_failures_per_address: int = Field(
+        30,
+        ge=1,
+        description="Failed password checks allowed per client address within login_failure_window_seconds (per process), then 429 with Retry-After.",
+    )
+    login_failure_window_seconds: float = Field(
+        900.0, gt=0, description="The sliding window of the failed-login throttles, in seconds."
+    )
+    oidc_exchanges_per_minute: int = Field(
+        30,
+        ge=1,
+        description="Trusted-publishing token exchanges allowed per client address and minute (per process), then 429 with Retry-After.",
+    )
+    oidc_failure_cache_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="How long a failed fetch of an issuer's discovery document or keys is remembered (no refetch before).",
+    )
+    oidc_key_cache_issuers: int = Field(
+        64,
+        ge=1,
+        description="Most issuers whose keys are cached at once (least recently used are dropped).",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, v: list[str]) -> list[str]:
+        return [str(ipaddress.ip_network(net.strip(), strict=False)) for net in v]
 
     def check_secrets(self) -> None:
         """Refuse the built-in development secret outside development mode."""

@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 from airlock.authz.actions import Action
 from airlock.authz.policy import PackageRef, authorize
 from airlock.authz.principal import Principal
+from airlock.bootstrap import build_context
 from airlock.clock import FrozenClock
-from airlock.context import AppContext, build_context
+from airlock.context import AppContext
 from airlock.db.migrate import upgrade
 from airlock.errors import Forbidden
-from airlock.oidc.errors import ExchangeError
+from airlock.oidc.errors import ExchangeError, IssuerUnavailable
 from airlock.oidc.exchange import exchange as oidc_exchange
 from airlock.oidc.keys import KeyCache
 from airlock.oidc.models import UsedIdToken
@@ -375,7 +376,8 @@ async def test_keys_are_cached_and_refetched_for_an_unknown_kid(http, ctx, issue
     assert keys.fetches == 2
 
 
-async def test_junk_key_ids_cost_at_most_one_refetch(ctx, issuer, clock, alice):
+async def test_junk_key_ids_cost_at_most_one_refetch(ctx, http, issuer, clock, alice):
+    await trust(http, alice, github_config())
     keys = KeyCache(ttl=3600, refetch_after=10)
     for n in range(3):
         junk = issuer.sign(github_claims(), headers={"kid": f"junk-{n}"}, now=now(clock))
@@ -470,3 +472,76 @@ async def test_circleci_needs_the_org_issuer_and_every_configured_context(
     resp = await exchange(http, issuer.sign(claims, issuer=wrong_org, now=now(clock)))
     assert resp.status_code == 401
     assert "organisation" in resp.json()["error"]
+
+
+async def test_no_relationship_on_the_issuer_means_no_key_fetch(ctx, issuer, clock, alice):
+    # Point 13: relationships are looked up before any outbound request.
+    keys = KeyCache(ttl=3600)
+    for n in range(3):
+        token = issuer.sign(github_claims(), headers={"kid": f"junk-{n}"}, now=now(clock))
+        with pytest.raises(ExchangeError, match="no trust relationship"):
+            await oidc_exchange(ctx, keys, PKG, token, "publish")
+    assert keys.fetches == 0
+
+
+async def test_a_failed_key_fetch_is_remembered(ctx):
+    keys = KeyCache(ttl=3600, failure_ttl=60)
+    for _ in range(3):
+        with pytest.raises(IssuerUnavailable):
+            await keys.key("http://127.0.0.1:9/nowhere", "kid")
+    assert keys.fetches == 1
+
+
+async def test_the_key_cache_is_bounded(ctx):
+    keys = KeyCache(ttl=3600, failure_ttl=60, max_issuers=2)
+    for n in range(5):
+        with pytest.raises(IssuerUnavailable):
+            await keys.key(f"http://127.0.0.1:9/org-{n}", "kid")
+    assert len(keys._entries) == 2
+
+
+async def test_a_padded_copy_of_a_jti_less_token_is_a_replay(http, ctx, issuer, clock, alice):
+    await trust(http, alice, github_config())
+    token = issuer.sign({**github_claims(), "jti": None}, now=now(clock))
+    assert "jti" not in jwt.decode(token, options={"verify_signature": False})
+    keys = KeyCache(ttl=3600)
+    await oidc_exchange(ctx, keys, PKG, token, "publish")
+    with pytest.raises(ExchangeError, match="replayed"):
+        await oidc_exchange(ctx, keys, PKG, token + "==", "publish")
+
+
+async def test_the_exchange_is_rate_limited_per_client_address(http, ctx):
+    limit = ctx.settings.oidc_exchanges_per_minute
+    statuses = [
+        (await http.post(EXCHANGE + PKG, headers={"authorization": "Bearer x.y.z"})).status_code
+        for _ in range(limit + 1)
+    ]
+    assert 429 not in statuses[:limit] and statuses[limit] == 429
+
+
+async def test_relationships_are_bound_to_their_issuer(http, ctx, issuer, clock, alice):
+    ghes = issuer.url + "/ghes"
+    ctx.settings = ctx.settings.model_copy(update={"oidc_extra_issuers": {"github:ghes": ghes}})
+    await trust(http, alice, github_config())
+    keys = KeyCache(ttl=3600)
+    # The same owner/repo name on another issuer of the same provider is someone else.
+    other = issuer.sign(github_claims(), issuer=ghes, now=now(clock))
+    with pytest.raises(ExchangeError, match="no trust relationship"):
+        await oidc_exchange(ctx, keys, PKG, other, "publish")
+    assert keys.fetches == 0
+    await oidc_exchange(ctx, keys, PKG, issuer.sign(github_claims(), now=now(clock)), "publish")
+    # Binding the same claims to the extra issuer is a different relationship, chosen
+    # explicitly; an unknown issuer name is refused.
+    bound = {**github_config(), "issuer": "github:ghes"}
+    await trust(http, alice, bound)
+    resp = await http.post(
+        f"/-/package/{PKG}/trust", json=[bound], headers={"authorization": f"Bearer {alice}"}
+    )
+    assert resp.status_code == 409
+    bad = {**github_config(), "issuer": "github:nope"}
+    resp = await http.post(
+        f"/-/package/{PKG}/trust", json=[bad], headers={"authorization": f"Bearer {alice}"}
+    )
+    assert resp.status_code == 400 and "github:ghes" in resp.json()["error"]
+    again = issuer.sign(github_claims(), issuer=ghes, now=now(clock))
+    await oidc_exchange(ctx, keys, PKG, again, "publish")

@@ -15,10 +15,10 @@ from airlock.accounts.service import create_user
 from airlock.authz.actions import Action
 from airlock.authz.policy import PackageRef, authorize
 from airlock.authz.principal import Principal, TokenKind, TokenPermission, TokenScope
+from airlock.authz.second_factor import DECIDE_NEEDS_2FA
 from airlock.errors import AirlockError, Forbidden, OtpRequired
 from airlock.tokens.lookup import user_ref
 from airlock.twofactor import encryption, service, totp
-from airlock.twofactor.policy import DECIDE_NEEDS_2FA
 
 CREDENTIALS = ("basic", "session", "granular", "bypass", "oidc")
 MODES = ("none", "auth-only", "auth-and-writes")
@@ -85,7 +85,9 @@ async def _users(app_ctx):
         user = await create_user(app_ctx, f"user-{mode}", "correct-horse-9", None)
         secret = None
         if mode != "none":
-            url = await service.start_enrolment(app_ctx, user.id, "correct-horse-9", mode, None)
+            url = await service.start_enrolment(
+                app_ctx, user.id, "correct-horse-9", mode, None, client_ip="127.0.0.1"
+            )
             secret = url.split("secret=")[1].split("&")[0]
             await service.confirm_enrolment(
                 app_ctx, user.id, totp.code_at(secret, app_ctx.clock.now())

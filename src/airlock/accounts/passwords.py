@@ -1,30 +1,79 @@
-"""Password hashing with argon2, run off the event loop (it is deliberately slow)."""
+"""Password hashing with argon2, run off the event loop and with bounded concurrency.
+
+Each check costs about 64 MiB and 0.2 s of CPU (argon2's defaults), so at most
+`password_hash_concurrency` run at once per process; callers beyond a short queue are
+refused (503) instead of piling up memory.
+"""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from airlock.errors import ServiceUnavailable
+
 _hasher = PasswordHasher()
+T = TypeVar("T")
+# How many callers may wait per running slot before the server says it is busy.
+QUEUE_PER_SLOT = 8
 
 
-def hash_password_sync(password: str) -> str:
-    return _hasher.hash(password)
+class _Gate:
+    """A thread-side semaphore (works whatever event loop the caller runs on)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: threading.Semaphore | None = None
+        self._size = 0
+        self.pending = 0
+
+    def enter(self, size: int) -> threading.Semaphore:
+        with self._lock:
+            if self._slots is None or self._size != size:
+                self._slots, self._size = threading.BoundedSemaphore(size), size
+            if self.pending >= size * (QUEUE_PER_SLOT + 1):
+                raise ServiceUnavailable("Too many password checks at once; try again shortly.")
+            self.pending += 1
+            return self._slots
+
+    def leave(self) -> None:
+        with self._lock:
+            self.pending -= 1
 
 
-async def hash_password(password: str) -> str:
-    return await anyio.to_thread.run_sync(_hasher.hash, password)
+_gate = _Gate()
 
 
-async def verify_password(password_hash: str, password: str) -> bool:
+async def _run(concurrency: int, work: Callable[[], T]) -> T:
+    slots = _gate.enter(concurrency)
+
+    def guarded() -> T:
+        with slots:
+            return work()
+
+    try:
+        return await anyio.to_thread.run_sync(guarded)
+    finally:
+        _gate.leave()
+
+
+async def hash_password(password: str, concurrency: int = 2) -> str:
+    return await _run(concurrency, lambda: _hasher.hash(password))
+
+
+async def verify_password(password_hash: str, password: str, concurrency: int = 2) -> bool:
     def _verify() -> bool:
         try:
             return _hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
-    return await anyio.to_thread.run_sync(_verify)
+    return await _run(concurrency, _verify)
 
 
 # A real hash to verify against when the user does not exist, so that timing does not

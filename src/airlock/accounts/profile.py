@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 from airlock.accounts.models import User
-from airlock.accounts.passwords import hash_password, verify_password
-from airlock.accounts.service import validate_password
+from airlock.accounts.passwords import hash_password
+from airlock.accounts.service import validate_password, verify_credentials
 from airlock.authz.principal import Principal, TokenKind
 from airlock.context import AppContext
 from airlock.errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -86,14 +86,14 @@ def parse_password_change(value: Any) -> tuple[str, str]:
     return old, new
 
 
-async def check_own_password(ctx: AppContext, user_id: uuid.UUID, password: object) -> None:
-    user = await load(ctx, user_id)
-    if not isinstance(password, str) or not await verify_password(user.password_hash, password):
-        raise Unauthorized("Incorrect or missing password.", challenge="Basic")
+async def check_own_password(
+    ctx: AppContext, user_id: uuid.UUID, password: object, client_ip: str
+) -> None:
+    await verify_credentials(ctx, password, client_ip, user_id=user_id)
 
 
 async def set_password(ctx: AppContext, user_id: uuid.UUID, new: str) -> None:
-    new_hash = await hash_password(new)
+    new_hash = await hash_password(new, ctx.settings.password_hash_concurrency)
     async with ctx.db.write() as session:
         user = await session.get(User, user_id, with_for_update=True)
         if user is None:

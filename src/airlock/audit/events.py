@@ -18,6 +18,7 @@ class Event(StrEnum):
     TOKEN_REVOKED = "token:revoked"
     TFA_ENABLED = "user:2fa:enabled"
     TFA_DISABLED = "user:2fa:disabled"
+    OTP_LOCKED = "user:2fa:locked"
     VERSION_PUBLISHED = "package:version:published"
     VERSION_STAGED = "package:version:staged"
     VERSION_APPROVED = "package:version:approved"

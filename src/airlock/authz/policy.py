@@ -1,4 +1,5 @@
-"""The one decision point for package writes: token limits, ownership, second factor.
+"""The one decision point for package writes: token limits, ownership, second factor
+(authz.second_factor).
 
 Callers describe the package with a PackageRef (they already loaded it) and call
 `authorize`; it raises the npm-facing error or returns.
@@ -6,33 +7,30 @@ Callers describe the package with a PackageRef (they already loaded it) and call
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from airlock.authz.actions import Action
-from airlock.authz.principal import Principal, TokenKind, TokenPermission
+from airlock.authz.principal import PackageRef, Principal, TokenKind, TokenPermission
+from airlock.authz.second_factor import require
 from airlock.context import AppContext
 from airlock.errors import Forbidden, NotFound, Unauthorized
-from airlock.twofactor.policy import require_second_factor
 
 # Trusted-publishing permissions as npm's trust configs name them.
 OIDC_PERMISSION = {Action.PUBLISH: "createPackage", Action.STAGE: "createStagedPackage"}
 
 
-@dataclass(frozen=True)
-class PackageRef:
-    name: str
-    exists: bool
-    is_maintainer: bool
-    access: str = "public"  # public | restricted
-    mfa_policy: str = "none"  # none | publish | automation
+async def authorize(
+    ctx: AppContext,
+    principal: Principal,
+    action: Action,
+    pkg: PackageRef,
+    *,
+    fresh_factor: bool = True,
+    targets: tuple[str, ...] = (),
+) -> None:
+    """Raise unless `principal` may perform `action` on `pkg`.
 
-    @property
-    def visible_to_outsiders(self) -> bool:
-        return self.exists and self.access == "public"
-
-
-async def authorize(ctx: AppContext, principal: Principal, action: Action, pkg: PackageRef) -> None:
-    """Raise unless `principal` may perform `action` on `pkg`."""
+    `fresh_factor=False` is for requests that change nothing a second factor protects
+    (the tarball DELETE of `npm unpublish`, after its PUT already removed the version).
+    """
     if principal.user is None:
         raise Unauthorized(f"You must be logged in to {_verb(action)} {pkg.name}. Run `npm login`.")
     if principal.token is not None:
@@ -45,7 +43,8 @@ async def authorize(ctx: AppContext, principal: Principal, action: Action, pkg: 
             f"You do not have permission to {_verb(action)} {pkg.name}. "
             "Are you logged in as the correct user?"
         )
-    await require_second_factor(ctx, principal, action, pkg)
+    if fresh_factor:
+        await require(ctx, principal, action, pkg, targets=targets)
 
 
 def check_token_limits(principal: Principal, action: Action, pkg: PackageRef) -> None:
@@ -84,3 +83,6 @@ def _verb(action: Action) -> str:
         Action.MANAGE: "change",
         Action.GOVERN: "change the settings of",
     }[action]
+
+
+__all__ = ["OIDC_PERMISSION", "PackageRef", "authorize", "check_token_limits"]

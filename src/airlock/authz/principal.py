@@ -64,6 +64,21 @@ class TokenScope:
 
 
 @dataclass(frozen=True)
+class PackageRef:
+    """What authorization needs to know about a package the caller already loaded."""
+
+    name: str
+    exists: bool
+    is_maintainer: bool
+    access: str = "public"  # public | restricted
+    mfa_policy: str = "none"  # none | publish | automation
+
+    @property
+    def visible_to_outsiders(self) -> bool:
+        return self.exists and self.access == "public"
+
+
+@dataclass(frozen=True)
 class Principal:
     user: UserRef | None
     token: TokenScope | None
@@ -72,8 +87,26 @@ class Principal:
     otp: str | None = None
 
     @property
-    def is_authenticated(self) -> bool:
-        return self.user is not None
+    def credential(self) -> str:
+        """Which credential this is, for per-credential counters (a token id, or
+        "password" when a password came with the request)."""
+        return str(self.token.id) if self.token is not None else "password"
 
 
-ANONYMOUS_IP = "0.0.0.0"  # noqa: S104 - a placeholder, never bound
+@dataclass(frozen=True)
+class SignedIn(Principal):
+    """A caller with an account: routes that need one declare `CurrentUser` (web/deps.py)
+    and services take this type, so nobody re-checks `user is None`."""
+
+    user: UserRef
+
+    @classmethod
+    def of(cls, principal: Principal) -> SignedIn:
+        assert principal.user is not None
+        return cls(
+            user=principal.user,
+            token=principal.token,
+            via=principal.via,
+            client_ip=principal.client_ip,
+            otp=principal.otp,
+        )

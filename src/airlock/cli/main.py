@@ -64,7 +64,7 @@ def serve(
     """Start the registry (runs database migrations first)."""
     import uvicorn
 
-    from airlock.context import build_context
+    from airlock.bootstrap import build_context
     from airlock.db.migrate import upgrade
     from airlock.storage.filesystem import FilesystemBlobStore
     from airlock.web.app import create_app
@@ -86,6 +86,9 @@ def serve(
         log_level=settings.log_level,
         access_log=False,
         server_header=False,
+        # Airlock reads X-Forwarded-For itself, and only from `trusted_proxies`
+        # (web/deps.client_ip): uvicorn's default trusts it from any loopback peer.
+        proxy_headers=False,
     )
 
 
@@ -123,7 +126,7 @@ def user_create(
 ) -> None:
     """Create a user (works even when sign-up is closed). Prompts for the password."""
     from airlock.accounts.service import create_user
-    from airlock.context import build_context
+    from airlock.bootstrap import build_context
     from airlock.db.migrate import upgrade
     from airlock.errors import AirlockError
 

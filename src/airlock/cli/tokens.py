@@ -27,8 +27,8 @@ def _run(
     database_url: str | None,
     work: Callable[[AppContext], Awaitable[T]],
 ) -> T:
+    from airlock.bootstrap import build_context
     from airlock.cli.main import _settings, console
-    from airlock.context import build_context
     from airlock.db.migrate import upgrade
     from airlock.errors import AirlockError
 

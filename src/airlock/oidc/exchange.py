@@ -18,7 +18,7 @@ from airlock.oidc import repository as repo
 from airlock.oidc.errors import ExchangeError
 from airlock.oidc.keys import KeyCache
 from airlock.oidc.models import TrustRelationship, UsedIdToken
-from airlock.oidc.verify import VerifiedToken, verify_id_token
+from airlock.oidc.verify import VerifiedToken, peek_issuer, verify_id_token
 from airlock.packages import repository as packages_repo
 from airlock.tokens.models import Token
 from airlock.tokens.secrets import display_prefix, hash_token, new_token
@@ -32,6 +32,14 @@ class Exchanged:
     token: str
     created: datetime
     expires: datetime
+
+
+def _no_match(name: str, provider: str) -> ExchangeError:
+    # One answer whether the package is missing or no relationship matches.
+    return ExchangeError(
+        f"no trust relationship of package {name} matches this {provider} workflow",
+        status=404,
+    )
 
 
 def choose(
@@ -56,26 +64,26 @@ def choose(
 async def exchange(
     ctx: AppContext, keys: KeyCache, name: str, id_token: str, command: str | None
 ) -> Exchanged:
-    """Verify `id_token`, match it to `name`'s relationships and mint a token."""
-    verified = await verify_id_token(ctx, keys, id_token)
-    provider = verified.issuer.provider
+    """Match `id_token`'s issuer to `name`'s relationships, verify it, and mint a token.
+
+    Relationships are looked up before any key is fetched: an ID token for a package
+    with no relationship on its issuer costs no outbound request.
+    """
+    issuer = peek_issuer(ctx, id_token)
     async with ctx.db.read() as session:
         package = await packages_repo.get_package(session, name)
         rels = await repo.relationships(session, package.id) if package else []
-        matching = [
-            r
-            for r in rels
-            if r.provider == provider and providers.matches(provider, r.claims, verified.claims)
-        ]
-        rel, permissions = choose(matching, command) if matching else (None, [])
+    candidates = [r for r in rels if r.provider == issuer.provider and r.issuer == issuer.name]
+    if not candidates:
+        raise _no_match(name, issuer.provider)
+    verified = await verify_id_token(ctx, keys, id_token)
+    provider = verified.issuer.provider
+    matching = [r for r in candidates if providers.matches(provider, r.claims, verified.claims)]
+    rel, permissions = choose(matching, command) if matching else (None, [])
+    async with ctx.db.read() as session:
         owner = await session.get(User, rel.created_by) if rel else None
     if rel is None or owner is None:
-        # One answer whether the package is missing or no relationship matches, so a
-        # workflow cannot probe which (possibly restricted) packages exist.
-        raise ExchangeError(
-            f"no trust relationship of package {name} matches this {provider} workflow",
-            status=404,
-        )
+        raise _no_match(name, provider)
     return await _mint(ctx, verified, name, rel, owner, permissions)
 
 

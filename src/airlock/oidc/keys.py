@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import jwt
 
+from airlock.issuer_urls import check_issuer_url
 from airlock.oidc.errors import ExchangeError, IssuerUnavailable
-from airlock.oidc.urls import check_issuer_url
 
 _MAX_DOCUMENT_BYTES = 256 * 1024
 
@@ -26,26 +27,58 @@ class _Entry:
     keys: dict[str, jwt.PyJWK]
     fetched_at: float
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # The last failed fetch, remembered for `failure_ttl` seconds (no refetch before).
+    failed_at: float = float("-inf")
+    failure: IssuerUnavailable | None = None
 
 
 class KeyCache:
-    """One per process (the web layer keeps it on the app)."""
+    """One per process (the web layer keeps it on the app). At most `max_issuers` are
+    kept (least recently used dropped first), so junk issuer ids cannot grow memory."""
 
-    def __init__(self, ttl: float, refetch_after: float = 10.0, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        ttl: float,
+        refetch_after: float = 10.0,
+        timeout: float = 10.0,
+        failure_ttl: float = 60.0,
+        max_issuers: int = 64,
+    ) -> None:
         self.ttl = ttl
         self.refetch_after = refetch_after
         self.timeout = timeout
-        self._entries: dict[str, _Entry] = {}
+        self.failure_ttl = failure_ttl
+        self.max_issuers = max_issuers
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self.fetches = 0  # how many JWKS downloads happened (observable in tests)
+
+    def _entry(self, issuer: str) -> _Entry:
+        entry = self._entries.get(issuer)
+        if entry is None:
+            entry = _Entry(keys={}, fetched_at=float("-inf"))
+            self._entries[issuer] = entry
+            while len(self._entries) > self.max_issuers:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(issuer)
+        return entry
 
     async def key(self, issuer: str, kid: str | None) -> jwt.PyJWK:
         """The signing key `kid` of `issuer` (already checked to be a configured issuer)."""
-        entry = self._entries.setdefault(issuer, _Entry(keys={}, fetched_at=float("-inf")))
+        entry = self._entry(issuer)
         async with entry.lock:
-            age = time.monotonic() - entry.fetched_at
+            now = time.monotonic()
+            age = now - entry.fetched_at
             known = self._pick(entry.keys, kid) is not None
             if age > self.ttl or (not known and age > self.refetch_after):
-                entry.keys = await self._fetch(issuer)
+                if entry.failure is not None and now - entry.failed_at < self.failure_ttl:
+                    raise entry.failure
+                try:
+                    entry.keys = await self._fetch(issuer)
+                except IssuerUnavailable as exc:
+                    entry.failure, entry.failed_at = exc, time.monotonic()
+                    raise
+                entry.failure = None
                 entry.fetched_at = time.monotonic()
         found = self._pick(entry.keys, kid)
         if found is None:

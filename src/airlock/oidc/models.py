@@ -25,6 +25,10 @@ class TrustRelationship(Base):
         ForeignKey("packages.id", ondelete="CASCADE"), index=True
     )
     provider: Mapped[str] = mapped_column(String(16))  # github | gitlab | circleci
+    # Which configured issuer: the provider's primary one is named like the provider
+    # ("github"); extra issuers by their settings key ("github:ghes"). An ID token from
+    # any other issuer of the same provider does not match.
+    issuer: Mapped[str] = mapped_column(String(128))
     # The claims exactly as npm sends them (shape per provider, see oidc/providers.py).
     claims: Mapped[dict[str, Any]]
     permissions: Mapped[list[str]] = mapped_column(default=list)

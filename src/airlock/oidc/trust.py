@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -17,7 +18,7 @@ from airlock.authz.principal import Principal
 from airlock.clock import iso
 from airlock.context import AppContext
 from airlock.errors import Unauthorized
-from airlock.oidc import providers
+from airlock.oidc import issuers, providers
 from airlock.oidc import repository as repo
 from airlock.oidc.errors import InvalidTrustConfig, TrustConflict, TrustNotFound
 from airlock.oidc.models import TrustRelationship
@@ -33,14 +34,23 @@ def config_json(rel: TrustRelationship) -> dict[str, Any]:
     return {
         "id": str(rel.id),
         "type": rel.provider,
+        # Airlock's extension: which configured issuer (npm ignores the field).
+        "issuer": rel.issuer,
         "claims": rel.claims,
         "permissions": rel.permissions,
         "createdAt": iso(rel.created_at),
     }
 
 
-def parse_configs(body: Any) -> list[tuple[str, dict[str, Any], list[str]]]:
-    """npm sends an array holding one config; a single object is accepted too."""
+Config = tuple[str, str, dict[str, Any], list[str]]  # provider, issuer name, claims, permissions
+
+
+def parse_configs(body: Any, issuer_names: Callable[[str], list[str]]) -> list[Config]:
+    """npm sends an array holding one config; a single object is accepted too.
+
+    `issuer` (an Airlock field npm cannot send) picks an extra issuer of the provider by
+    its settings name, e.g. "github:ghes"; without it, the provider's primary issuer.
+    """
     items = body if isinstance(body, list) else [body]
     if not items or len(items) > MAX_PER_REQUEST:
         raise InvalidTrustConfig(f"Send between 1 and {MAX_PER_REQUEST} trust configurations.")
@@ -52,13 +62,24 @@ def parse_configs(body: Any) -> list[tuple[str, dict[str, Any], list[str]]]:
         if not isinstance(provider, str):
             raise InvalidTrustConfig("`type` must be github, gitlab or circleci.")
         claims = providers.parse_config(provider, item.get("claims"))
-        parsed.append((provider, claims, providers.parse_permissions(item.get("permissions"))))
+        issuer = item.get("issuer", provider)
+        if issuer not in issuer_names(provider):
+            raise InvalidTrustConfig(
+                f"`issuer` must be one of this registry's {provider} issuers: "
+                f"{', '.join(issuer_names(provider))}."
+            )
+        permissions = providers.parse_permissions(item.get("permissions"))
+        parsed.append((provider, issuer, claims, permissions))
     return parsed
 
 
-def fingerprint(provider: str, claims: dict[str, Any]) -> str:
-    # Same provider and claims = the same workflow; permissions differ only by revoke+create.
-    canonical = orjson.dumps({"type": provider, "claims": claims}, option=orjson.OPT_SORT_KEYS)
+def fingerprint(provider: str, issuer: str, claims: dict[str, Any]) -> str:
+    # Same issuer and claims = the same workflow; permissions differ only by revoke+create.
+    # (The same repository name on another issuer is someone else's workflow.)
+    doc = {"type": provider, "claims": claims}
+    if issuer != provider:
+        doc["issuer"] = issuer  # primary-issuer fingerprints stay what they were
+    canonical = orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -81,7 +102,7 @@ async def create(
     """Add relationships; 409 if one with the same provider and claims exists."""
     if principal.user is None:
         raise Unauthorized("You must be logged in to manage trusted publishers. Run `npm login`.")
-    configs = parse_configs(body)
+    configs = parse_configs(body, lambda provider: issuers.names(ctx.settings, provider))
     package = await _governed_package(ctx, principal, name)
     try:
         async with ctx.db.write() as session:
@@ -102,16 +123,17 @@ async def _insert(
     session: AsyncSession,
     principal: Principal,
     package: Package,
-    config: tuple[str, dict[str, Any], list[str]],
+    config: Config,
 ) -> TrustRelationship:
     assert principal.user is not None
-    provider, claims, permissions = config
-    fp = fingerprint(provider, claims)
+    provider, issuer, claims, permissions = config
+    fp = fingerprint(provider, issuer, claims)
     if await repo.fingerprint_taken(session, package.id, fp):
         raise _conflict(provider)
     row = TrustRelationship(
         package_id=package.id,
         provider=provider,
+        issuer=issuer,
         claims=claims,
         permissions=permissions,
         fingerprint=fp,

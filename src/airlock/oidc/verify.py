@@ -39,14 +39,32 @@ def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return header, claims
 
 
-async def verify_id_token(ctx: AppContext, keys: KeyCache, token: str) -> VerifiedToken:
-    """Check everything about the ID token itself; raise ExchangeError (401) on any failure."""
-    header, unverified = _unverified(token)
+def peek_issuer(ctx: AppContext, token: str) -> issuers.Issuer:
+    """The configured issuer the (not yet verified) token names; no network request.
+
+    Keys come only from configured issuers, and only once a relationship of the package
+    uses that issuer (the exchange looks relationships up first)."""
+    _, unverified = _unverified(token)
     iss = unverified.get("iss")
     issuer = issuers.resolve(ctx.settings, iss) if isinstance(iss, str) else None
     if issuer is None:
-        # Refused before any network request: keys come only from configured issuers.
         raise ExchangeError(f"the issuer {iss!r} is not trusted by this registry")
+    return issuer
+
+
+def replay_key(token: str) -> str:
+    """What makes two ID tokens "the same" when there is no jti: the signed header and
+    payload with base64 padding removed (PyJWT accepts `==` padding, and an ES256
+    signature can be re-encoded), never the raw string."""
+    signing_input = token.rsplit(".", 1)[0]
+    canonical = ".".join(part.rstrip("=") for part in signing_input.split("."))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def verify_id_token(ctx: AppContext, keys: KeyCache, token: str) -> VerifiedToken:
+    """Check everything about the ID token itself; raise ExchangeError (401) on any failure."""
+    header, _ = _unverified(token)
+    issuer = peek_issuer(ctx, token)
     alg = header.get("alg")
     if alg not in ALGORITHMS:
         raise ExchangeError(f"unsupported signing algorithm {alg!r} (use RS256 or ES256)")
@@ -62,7 +80,7 @@ async def verify_id_token(ctx: AppContext, keys: KeyCache, token: str) -> Verifi
     return VerifiedToken(
         issuer=issuer,
         claims=claims,
-        jti=jti or "sha256:" + hashlib.sha256(token.encode()).hexdigest(),
+        jti=jti or replay_key(token),
         # Remembered until no clock within the leeway would accept the token any more.
         expires_at=datetime.fromtimestamp(claims["exp"] + ctx.settings.oidc_leeway_seconds, UTC),
     )

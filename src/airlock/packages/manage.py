@@ -160,7 +160,23 @@ async def deprecate(
 async def unpublish_versions(
     ctx: AppContext, principal: Principal, name: str, versions: Sequence[str], rev: str | None
 ) -> None:
-    """Tombstone the named published versions (the tarball DELETE of `npm unpublish`)."""
+    """Tombstone the named published versions (the tarball DELETE of `npm unpublish`).
+
+    `npm unpublish pkg@1.0.0` first PUTs the packument without 1.0.0 (which tombstones it,
+    with the one code the user gave), then DELETEs the tarball with the same code. Codes
+    are single use, so when nothing named is still published the DELETE removes nothing
+    and needs no second factor: only the maintainer check.
+    """
+    async with ctx.db.read() as session:
+        package, ref = await repo.package_ref(session, name, principal)
+        live = (
+            [v for v in await repo.versions_in_state(session, package.id, "published")]
+            if package is not None
+            else []
+        )
+    if package is not None and not any(v.version in versions for v in live):
+        await authorize(ctx, principal, Action.MANAGE, ref, fresh_factor=False)
+        return
     await _unpublish(ctx, principal, name, rev, lambda v: v in versions)
 
 

@@ -127,7 +127,7 @@ async def _decidable(
         _, ref = await packages_repo.package_ref(session, package.name, principal)
         info = StageInfo.of(version, package)
     # Token limits and the fresh second factor (always required for DECIDE).
-    await authorize(ctx, principal, Action.DECIDE, ref)
+    await authorize(ctx, principal, Action.DECIDE, ref, targets=(str(stage_id),))
     return user, info
 
 

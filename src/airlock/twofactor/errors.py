@@ -26,8 +26,9 @@ class OtpLocked(TooManyRequests):
     def __init__(self, seconds: int) -> None:
         minutes = max(1, (seconds + 59) // 60)
         super().__init__(
-            "Too many wrong one-time passwords: two-factor attempts on this account are locked "
-            f"for {minutes} more minute(s). Try again later."
+            "Too many wrong one-time passwords: two-factor attempts with this credential are "
+            f"locked for {minutes} more minute(s). Try again later, or use a recovery code.",
+            retry_after=seconds,
         )
 
 

@@ -17,10 +17,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from airlock.accounts.models import RecoveryCode, User
-from airlock.accounts.passwords import verify_password
+from airlock.accounts.service import verify_credentials
 from airlock.audit.events import Event, record
 from airlock.context import AppContext
-from airlock.errors import AirlockError, BadRequest, NotFound, Unauthorized
+from airlock.errors import AirlockError, BadRequest, NotFound
 from airlock.twofactor import encryption, totp
 from airlock.twofactor.errors import (
     InvalidOtp,
@@ -29,17 +29,17 @@ from airlock.twofactor.errors import (
     TwoFactorAlreadyEnabled,
     TwoFactorNotEnabled,
 )
+from airlock.twofactor.models import OtpLockout
 
 MODES = ("auth-only", "auth-and-writes")
 RECOVERY_CODES = 10
-# How long the credential that used a code may send it again: the TOTP window (3 steps).
-REPEAT_SECONDS = totp.STEP_SECONDS * (2 * totp.VALID_WINDOW + 1)
 ISSUER = "Airlock"
+# The credential name of a password (login routes, enrolment): one counter per account.
+PASSWORD = "password"
 
 
 def hash_recovery_code(code: str) -> str:
-    # Recovery codes carry 256 random bits, so a fast hash cannot be brute-forced. (Also
-    # used to remember the last accepted code, which is only compared, never reversed.)
+    # Recovery codes carry 256 random bits, so a fast hash cannot be brute-forced.
     return hashlib.sha256(code.encode()).hexdigest()
 
 
@@ -48,12 +48,15 @@ def is_enabled(user: User) -> bool:
 
 
 async def verify_code(
-    ctx: AppContext, user_id: uuid.UUID, code: str | None, credential: str | None = None
+    ctx: AppContext, user_id: uuid.UUID, code: str | None, credential: str = PASSWORD
 ) -> None:
-    """Accept `code` (TOTP or recovery code) once, or raise OtpRequired / OtpLocked.
+    """Accept `code` (TOTP or recovery code) once per account, or raise OtpRequired /
+    OtpLocked.
 
-    `credential` identifies the token that sent it (None for a password): that token may
-    repeat its code within REPEAT_SECONDS, as npm does within one command.
+    Strictly single use (RFC 6238 section 5.2): a code accepted once is refused afterwards,
+    whoever sends it. Wrong codes count against `credential` (a token id, or PASSWORD),
+    so a stolen token cannot lock its owner's other credentials out; a correct recovery
+    code is checked even while that credential is locked, and clears the lock.
     """
     if code is None or not code.strip():
         raise OtpMissing()
@@ -62,44 +65,44 @@ async def verify_code(
         user = await session.get(User, user_id, with_for_update=True)
         if user is None or not is_enabled(user):
             raise TwoFactorNotEnabled("Two-factor authentication is not enabled on this account.")
-        failure = await _check(ctx, session, user, totp.normalise(code), credential)
+        lock = await _lockout(session, user_id, credential)
+        failure = await _check(ctx, session, user, lock, totp.normalise(code))
     if failure is not None:
         raise failure
 
 
-def _is_repeat(ctx: AppContext, user: User, code: str, credential: str | None) -> bool:
-    """The same credential sending the code it just had accepted (npm unpublish sends one
-    code with its PUT and its DELETE)."""
-    return (
-        credential is not None
-        and user.otp_last_credential == credential
-        and user.otp_last_code_hash is not None
-        and hmac.compare_digest(user.otp_last_code_hash, hash_recovery_code(code))
-        and user.otp_last_used_at is not None
-        and ctx.clock.now() - user.otp_last_used_at <= timedelta(seconds=REPEAT_SECONDS)
-    )
+async def _lockout(session: AsyncSession, user_id: uuid.UUID, credential: str) -> OtpLockout:
+    found = (
+        await session.execute(
+            select(OtpLockout).where(
+                OtpLockout.user_id == user_id, OtpLockout.credential == credential
+            )
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        found = OtpLockout(user_id=user_id, credential=credential, failures=0)
+        session.add(found)
+    return found
 
 
 async def _check(
-    ctx: AppContext, session: AsyncSession, user: User, code: str, credential: str | None
+    ctx: AppContext, session: AsyncSession, user: User, lock: OtpLockout, code: str
 ) -> AirlockError | None:
     now = ctx.clock.now()
-    if user.otp_locked_until is not None and user.otp_locked_until > now:
-        return OtpLocked(int((user.otp_locked_until - now).total_seconds()))
-    if _is_repeat(ctx, user, code, credential):
-        return None
+    locked = lock.locked_until is not None and lock.locked_until > now
+    if locked and not totp.is_recovery_code(code):
+        assert lock.locked_until is not None
+        return OtpLocked(int((lock.locked_until - now).total_seconds()) or 1)
     reason = await _match(ctx, session, user, code)
     if reason is None:
-        user.otp_failures = 0
-        user.otp_locked_until = None
-        user.otp_last_code_hash = hash_recovery_code(code)
-        user.otp_last_credential = credential
-        user.otp_last_used_at = now
+        lock.failures = 0
+        lock.locked_until = None
         return None
-    user.otp_failures += 1
-    if user.otp_failures >= ctx.settings.otp_max_failures:
-        user.otp_failures = 0
-        user.otp_locked_until = now + timedelta(seconds=ctx.settings.otp_lockout_seconds)
+    lock.failures += 1
+    if lock.failures >= ctx.settings.otp_max_failures:
+        lock.failures = 0
+        lock.locked_until = now + timedelta(seconds=ctx.settings.otp_lockout_seconds)
+        record(session, ctx.clock, Event.OTP_LOCKED, actor=user.name, credential=lock.credential)
         return OtpLocked(ctx.settings.otp_lockout_seconds)
     return InvalidOtp(reason)
 
@@ -142,15 +145,6 @@ async def _use_recovery_code(
     return None
 
 
-async def _load_with_password(session: AsyncSession, user_id: uuid.UUID, password: object) -> User:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise NotFound("User not found.")
-    if not isinstance(password, str) or not await verify_password(user.password_hash, password):
-        raise Unauthorized("Incorrect or missing password.", challenge="Basic")
-    return user
-
-
 async def _locked(session: AsyncSession, user_id: uuid.UUID) -> User:
     user = await session.get(User, user_id, with_for_update=True)
     if user is None:
@@ -159,19 +153,25 @@ async def _locked(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def start_enrolment(
-    ctx: AppContext, user_id: uuid.UUID, password: object, mode: str, otp: str | None
+    ctx: AppContext,
+    user_id: uuid.UUID,
+    password: object,
+    mode: str,
+    otp: str | None,
+    *,
+    client_ip: str,
+    credential: str = PASSWORD,
 ) -> str | None:
     """Step 1 of `npm profile enable-2fa`: the otpauth URL to confirm, or None when an
     enabled account only switched mode (which needs a code)."""
     if mode not in MODES:
         raise BadRequest(f"Unknown two-factor mode {mode!r}: use auth-only or auth-and-writes.")
-    async with ctx.db.read() as session:
-        user = await _load_with_password(session, user_id, password)
-        enabled, current = is_enabled(user), user.tfa_mode
+    user = await verify_credentials(ctx, password, client_ip, user_id=user_id)
+    enabled, current = is_enabled(user), user.tfa_mode
     if enabled and current == mode:
         raise TwoFactorAlreadyEnabled(f"Two-factor authentication is already enabled ({mode}).")
     if enabled:
-        await verify_code(ctx, user_id, otp)
+        await verify_code(ctx, user_id, otp, credential)
     secret = totp.new_secret()
     async with ctx.db.write() as session:
         user = await _locked(session, user_id)
@@ -206,8 +206,7 @@ async def confirm_enrolment(ctx: AppContext, user_id: uuid.UUID, code: object) -
             )
         user.tfa_pending = False
         user.totp_last_step = step
-        user.otp_failures = 0
-        user.otp_locked_until = None
+        await session.execute(delete(OtpLockout).where(OtpLockout.user_id == user_id))
         await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
         session.add_all(
             RecoveryCode(user_id=user_id, code_hash=hash_recovery_code(c)) for c in codes
@@ -217,49 +216,34 @@ async def confirm_enrolment(ctx: AppContext, user_id: uuid.UUID, code: object) -
     return codes
 
 
-async def disable(ctx: AppContext, user_id: uuid.UUID, password: object, otp: str | None) -> None:
+async def disable(
+    ctx: AppContext,
+    user_id: uuid.UUID,
+    password: object,
+    otp: str | None,
+    *,
+    client_ip: str,
+    credential: str = PASSWORD,
+) -> None:
     """`npm profile disable-2fa`: password and a code (a pending enrolment needs no code)."""
-    async with ctx.db.read() as session:
-        user = await _load_with_password(session, user_id, password)
-        enabled, pending = is_enabled(user), user.tfa_pending
+    user = await verify_credentials(ctx, password, client_ip, user_id=user_id)
+    enabled, pending = is_enabled(user), user.tfa_pending
     if not enabled and not pending:
         raise TwoFactorNotEnabled("Two-factor authentication is not enabled on this account.")
     if enabled:
-        await verify_code(ctx, user_id, otp)
+        await verify_code(ctx, user_id, otp, credential)
     async with ctx.db.write() as session:
         user = await _locked(session, user_id)
         user.tfa_mode = None
         user.tfa_pending = False
         user.totp_secret_enc = None
         user.totp_last_step = None
-        user.otp_last_code_hash = None
-        user.otp_last_credential = None
-        user.otp_failures = 0
-        user.otp_locked_until = None
         user.updated_at = ctx.clock.now()
+        await session.execute(delete(OtpLockout).where(OtpLockout.user_id == user_id))
         await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
         if enabled:
             record(session, ctx.clock, Event.TFA_DISABLED, actor=user.name)
     ctx.tokens.evict()
-
-
-async def require_account_code(
-    ctx: AppContext,
-    user_id: uuid.UUID,
-    otp: str | None,
-    *,
-    writes_only: bool,
-    credential: str | None = None,
-) -> None:
-    """Account changes (tokens, profile) need a code when 2FA is on; with `writes_only`,
-    only in auth-and-writes mode."""
-    async with ctx.db.read() as session:
-        user = await session.get(User, user_id)
-    if user is None or not is_enabled(user):
-        return
-    if writes_only and user.tfa_mode != "auth-and-writes":
-        return
-    await verify_code(ctx, user_id, otp, credential)
 
 
 async def rotate_secrets(ctx: AppContext) -> int:

@@ -1,21 +1,19 @@
-"""Request-scoped dependencies: the app context, the caller, and bounded JSON bodies."""
+"""Request-scoped dependencies: the app context, the client address, the caller, and
+bounded JSON bodies."""
 
 from __future__ import annotations
 
-import base64
-import binascii
+import ipaddress
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import select
 
-from airlock.accounts.models import User
-from airlock.accounts.passwords import DUMMY_HASH, verify_password
-from airlock.authz.principal import Principal
+from airlock.authz.principal import Principal, SignedIn
 from airlock.context import AppContext
 from airlock.errors import BadRequest, PayloadTooLarge, Unauthorized
-from airlock.tokens.lookup import user_ref
+
+ANONYMOUS_IP = "0.0.0.0"  # noqa: S104 - a placeholder, never bound
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -27,11 +25,51 @@ Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "0.0.0.0"  # noqa: S104
+    """The client's address: the socket peer, unless the peer is a trusted proxy
+    (setting `trusted_proxies`); only then is X-Forwarded-For read, right to left,
+    skipping further trusted proxies."""
+    ctx: AppContext = request.app.state.ctx
+    peer = request.client.host if request.client else ANONYMOUS_IP
+    proxies = ctx.settings.trusted_proxies
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _trusted(hop, proxies):
+            return hop if _is_ip(hop) else peer
+    return peer
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _trusted(addr: str, proxies: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net) for net in proxies)
+
+
+ClientIp = Annotated[str, Depends(client_ip)]
+
+BASIC_REFUSED = (
+    "This registry accepts a password only to log in: run `npm login` and use the token "
+    "it saves (or create one with `npm token create`)."
+)
 
 
 async def get_principal(request: Request, ctx: Ctx) -> Principal:
-    """Resolve the Authorization header. A bad credential is a 401, never anonymous."""
+    """Resolve the Authorization header. A bad credential is a 401, never anonymous.
+
+    Basic credentials (a password on every request) are refused without checking them:
+    a password is accepted only by the login routes, which run argon2 under a throttle
+    (docs/security.md, "Credentials")."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -45,28 +83,25 @@ async def get_principal(request: Request, ctx: Ctx) -> Principal:
     elif scheme.lower() == "bearer" and value.strip():
         user, scope = await ctx.tokens.authenticate(value.strip(), ip)
         principal = Principal(user=user, token=scope, via="bearer", client_ip=ip, otp=otp)
-    elif scheme.lower() == "basic" and value.strip():
-        principal = await _basic(ctx, value.strip(), ip, otp)
+    elif scheme.lower() == "basic":
+        raise Unauthorized(BASIC_REFUSED)
     else:
         raise Unauthorized("Unsupported authorization header.")
     request.state.principal = principal
     return principal
 
 
-async def _basic(ctx: AppContext, value: str, ip: str, otp: str | None) -> Principal:
-    try:
-        name, _, password = base64.b64decode(value, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise Unauthorized("Malformed Basic credentials.", challenge="Basic") from exc
-    async with ctx.db.read() as session:
-        user = (await session.execute(select(User).where(User.name == name))).scalar_one_or_none()
-    ok = await verify_password(user.password_hash if user else DUMMY_HASH, password)
-    if user is None or not ok:
-        raise Unauthorized("Incorrect username or password.", challenge="Basic")
-    return Principal(user=user_ref(user), token=None, via="basic", client_ip=ip, otp=otp)
-
-
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def require_user(principal: CurrentPrincipal) -> SignedIn:
+    """The signed-in caller, or 401 (one check and one message for every route)."""
+    if principal.user is None:
+        raise Unauthorized("You must be logged in to do that. Run `npm login`.")
+    return SignedIn.of(principal)
+
+
+CurrentUser = Annotated[SignedIn, Depends(require_user)]
 
 
 async def read_body(request: Request, limit: int) -> bytes:

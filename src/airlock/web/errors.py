@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from airlock.errors import AirlockError, OtpRequired, Unauthorized
+from airlock.errors import AirlockError, OtpRequired, TooManyRequests, Unauthorized
 from airlock.web.npm.responses import error_body, json_response
 
 log = logging.getLogger("airlock")
@@ -25,6 +25,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["www-authenticate"] = "OTP"
         elif isinstance(exc, Unauthorized):
             headers["www-authenticate"] = exc.challenge
+        elif isinstance(exc, TooManyRequests) and exc.retry_after is not None:
+            headers["retry-after"] = str(exc.retry_after)
         return json_response(error_body(exc.message), exc.status, headers)
 
     @app.exception_handler(StarletteHTTPException)

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from airlock.clock import iso
+from airlock.errors import TooManyRequests
 from airlock.oidc.errors import ExchangeError
 from airlock.oidc.exchange import exchange
 from airlock.oidc.keys import KeyCache
-from airlock.web.deps import Ctx
+from airlock.web.deps import ClientIp, Ctx
 from airlock.web.npm.responses import json_response
 
 router = APIRouter()
@@ -23,13 +24,22 @@ def key_cache(request: Request, ctx: Ctx) -> KeyCache:
     """The process's cache of issuer keys, made on first use (no import-time singleton)."""
     cache: KeyCache | None = getattr(request.app.state, "oidc_keys", None)
     if cache is None:
-        cache = KeyCache(ttl=ctx.settings.oidc_jwks_cache_seconds)
+        cache = KeyCache(
+            ttl=ctx.settings.oidc_jwks_cache_seconds,
+            failure_ttl=ctx.settings.oidc_failure_cache_seconds,
+            max_issuers=ctx.settings.oidc_key_cache_issuers,
+        )
         request.app.state.oidc_keys = cache
     return cache
 
 
 @router.post("/-/npm/v1/oidc/token/exchange/package/{name:pkg}")
-async def exchange_token(name: str, request: Request, ctx: Ctx) -> Response:
+async def exchange_token(name: str, request: Request, ctx: Ctx, ip: ClientIp) -> Response:
+    wait = ctx.throttles.oidc_exchange.hit(ip)
+    if wait is not None:
+        raise TooManyRequests(
+            f"Too many token exchanges from {ip}; try again in {wait} seconds.", retry_after=wait
+        )
     # The bearer is the CI provider's ID token, not an Airlock token: it is read here
     # rather than through CurrentPrincipal.
     scheme, _, value = request.headers.get("authorization", "").partition(" ")

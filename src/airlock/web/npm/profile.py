@@ -10,12 +10,14 @@ from starlette.responses import Response
 
 from airlock.accounts import profile
 from airlock.accounts.models import User
+from airlock.authz import second_factor
+from airlock.authz.principal import Principal
+from airlock.authz.second_factor import Purpose
 from airlock.clock import iso
 from airlock.context import AppContext
 from airlock.errors import BadRequest
 from airlock.tokens.service import revoke_other_sessions
 from airlock.twofactor import service as twofactor
-from airlock.twofactor.policy import credential_of
 from airlock.web.deps import Ctx, CurrentPrincipal, read_json_object
 from airlock.web.npm.responses import json_response
 
@@ -53,21 +55,17 @@ async def get_profile(principal: CurrentPrincipal, ctx: Ctx) -> Response:
 async def post_profile(request: Request, principal: CurrentPrincipal, ctx: Ctx) -> Response:
     user_id = profile.require_account_credential(principal, "change the profile")
     body = await read_json_object(request)
-    otp = principal.otp
     if "tfa" in body:
-        extra = await _two_factor(ctx, user_id, body["tfa"], otp)
+        extra = await _two_factor(ctx, principal, user_id, body["tfa"])
         return json_response({**profile_body(await profile.load(ctx, user_id)), **extra})
     changes = profile.validate_changes(body)
     new_password = None
     if body.get("password") is not None:
         old, new_password = profile.parse_password_change(body["password"])
-        await profile.check_own_password(ctx, user_id, old)
+        await profile.check_own_password(ctx, user_id, old, principal.client_ip)
     # A password change needs a code in either 2FA mode; other edits only in auth-and-writes.
-    # A password sent with the request (Basic) is a login: a code in any mode as well.
-    writes_only = new_password is None and principal.via != "basic"
-    await twofactor.require_account_code(
-        ctx, user_id, otp, writes_only=writes_only, credential=credential_of(principal)
-    )
+    purpose = Purpose.ACCOUNT if new_password is None else Purpose.CREDENTIALS
+    await second_factor.require(ctx, principal, purpose)
     if new_password is not None:
         await profile.set_password(ctx, user_id, new_password)
         # Whoever knew the old password may hold a session: end all but this one.
@@ -81,7 +79,7 @@ async def post_profile(request: Request, principal: CurrentPrincipal, ctx: Ctx) 
 
 
 async def _two_factor(
-    ctx: AppContext, user_id: uuid.UUID, tfa: Any, otp: str | None
+    ctx: AppContext, principal: Principal, user_id: uuid.UUID, tfa: Any
 ) -> dict[str, Any]:
     """The three 2FA steps npm sends through POST /-/npm/v1/user (contract §5.4)."""
     if isinstance(tfa, list):
@@ -91,10 +89,13 @@ async def _two_factor(
         return {"tfa": await twofactor.confirm_enrolment(ctx, user_id, tfa[0])}
     if not isinstance(tfa, dict) or not isinstance(tfa.get("mode"), str):
         raise BadRequest('Invalid tfa: expected {"mode": ..., "password": ...} or [code].')
+    otp = principal.otp
+    who = {"client_ip": principal.client_ip, "credential": principal.credential}
     if tfa["mode"] == "disable":
-        await twofactor.disable(ctx, user_id, tfa.get("password"), otp)
+        await twofactor.disable(ctx, user_id, tfa.get("password"), otp, **who)
         return {"tfa": False}
-    url = await twofactor.start_enrolment(ctx, user_id, tfa.get("password"), tfa["mode"], otp)
+    mode = tfa["mode"]
+    url = await twofactor.start_enrolment(ctx, user_id, tfa.get("password"), mode, otp, **who)
     if url is None:
         return {"tfa": {"pending": False, "mode": tfa["mode"]}}
     return {"tfa": url}

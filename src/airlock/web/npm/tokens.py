@@ -13,14 +13,14 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from airlock.accounts import profile
+from airlock.authz import second_factor
 from airlock.authz.principal import TokenPermission
+from airlock.authz.second_factor import Purpose
 from airlock.clock import iso
 from airlock.errors import BadRequest, NotFound
 from airlock.tokens import service as tokens
 from airlock.tokens.models import Token
 from airlock.tokens.requests import parse_create_request
-from airlock.twofactor import service as twofactor
-from airlock.twofactor.policy import credential_of
 from airlock.web.deps import Ctx, CurrentPrincipal, read_json_object
 from airlock.web.npm.responses import json_response
 
@@ -87,10 +87,8 @@ async def create_token(request: Request, principal: CurrentPrincipal, ctx: Ctx) 
     user_id = profile.require_account_credential(principal, "create tokens")
     body = await read_json_object(request)
     spec = parse_create_request(body, ctx.settings)
-    await profile.check_own_password(ctx, user_id, body.get("password"))
-    await twofactor.require_account_code(
-        ctx, user_id, principal.otp, writes_only=False, credential=credential_of(principal)
-    )
+    await profile.check_own_password(ctx, user_id, body.get("password"), principal.client_ip)
+    await second_factor.require(ctx, principal, Purpose.CREDENTIALS)
     created = await tokens.create_granular(ctx, user_id, spec)
     return json_response(token_body(created.token, created.secret), status=201)
 
@@ -98,13 +96,7 @@ async def create_token(request: Request, principal: CurrentPrincipal, ctx: Ctx) 
 @router.delete("/-/npm/v1/tokens/token/{ref}")
 async def revoke_token(ref: str, principal: CurrentPrincipal, ctx: Ctx) -> Response:
     user_id = profile.require_account_credential(principal, "revoke tokens")
-    await twofactor.require_account_code(
-        ctx,
-        user_id,
-        principal.otp,
-        writes_only=principal.via != "basic",
-        credential=credential_of(principal),
-    )
+    await second_factor.require(ctx, principal, Purpose.ACCOUNT)
     if not await tokens.revoke_by_reference(ctx, user_id, unquote(ref)):
         raise NotFound("No such token.")
     return Response(status_code=204, headers={"cache-control": "no-store"})

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from airlock.accounts import service as accounts
-from airlock.accounts.models import User
+from airlock.authz.second_factor import require_login
 from airlock.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from airlock.tokens.service import issue_session_token, revoke_token_value
-from airlock.twofactor.login import check_login_otp
-from airlock.web.deps import Ctx, CurrentPrincipal, read_json_object
+from airlock.web.deps import ClientIp, Ctx, CurrentPrincipal, read_json_object
 from airlock.web.npm.responses import json_response
 
 router = APIRouter()
@@ -26,7 +25,7 @@ def _user_from_path(raw: str) -> str:
 
 
 @router.put("/-/user/{couch_id}")
-async def adduser_or_login(couch_id: str, request: Request, ctx: Ctx) -> Response:
+async def adduser_or_login(couch_id: str, request: Request, ctx: Ctx, ip: ClientIp) -> Response:
     """`npm adduser` and `npm login --auth-type=legacy`.
 
     npm's convention: "adding" an existing user with the right password is a login.
@@ -60,8 +59,8 @@ async def adduser_or_login(couch_id: str, request: Request, ctx: Ctx) -> Respons
             },
             status=201,
         )
-    user = await accounts.check_password(ctx, name, password)
-    await login_second_factor(ctx, user, request)
+    user = await accounts.verify_credentials(ctx, password, ip, name=name)
+    await require_login(ctx, user, request.headers.get("npm-otp"))
     token = await issue_session_token(ctx, user)
     return json_response(
         {
@@ -74,11 +73,6 @@ async def adduser_or_login(couch_id: str, request: Request, ctx: Ctx) -> Respons
     )
 
 
-async def login_second_factor(ctx: Ctx, user: User, request: Request) -> None:
-    """Accounts with 2FA (either mode) need a code at login: npm prompts and re-sends."""
-    await check_login_otp(ctx, user, request.headers.get("npm-otp"))
-
-
 @router.post("/-/v1/login")
 async def web_login() -> Response:
     """npm tries browser login first; a 4xx here makes it fall back to the couch prompts."""
@@ -88,14 +82,16 @@ async def web_login() -> Response:
 
 
 @router.get("/-/user/{couch_id}")
-async def get_user(couch_id: str, ctx: Ctx) -> Response:
-    """Used by `npm owner add|rm` to look a user up (name and email only)."""
+async def get_user(couch_id: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
+    """Used by `npm owner add|rm` to look a user up. The e-mail address only for the
+    account holder themself: anyone else (anonymous included) gets the name."""
     user = await accounts.get_user(ctx, _user_from_path(couch_id))
     if user is None:
         raise NotFound(f"User {_user_from_path(couch_id)} not found.")
-    return json_response(
-        {"_id": f"{_COUCH_PREFIX}{user.name}", "name": user.name, "email": user.email}
-    )
+    body: dict[str, str | None] = {"_id": f"{_COUCH_PREFIX}{user.name}", "name": user.name}
+    if principal.user is not None and principal.user.id == user.id:
+        body["email"] = user.email
+    return json_response(body)
 
 
 @router.get("/-/whoami")

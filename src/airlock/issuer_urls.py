@@ -1,4 +1,5 @@
-"""Issuer URL rules, shared by settings validation and the exchange (no other imports)."""
+"""Issuer URL rules, shared by settings validation and the OIDC exchange (stdlib only: a
+foundation module, so settings need not import the oidc domain)."""
 
 from __future__ import annotations
 

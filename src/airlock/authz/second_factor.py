@@ -1,0 +1,185 @@
+"""The second-factor rules, in one place: which request needs a fresh code, and checking it.
+
+Routes and services *declare* a purpose and call `require`:
+
+- a package action (`authz.actions.Action`): the publishing-access matrix of
+  docs/security.md (credential x account 2FA mode x package mfa policy);
+- `Purpose.LOGIN`: a password login; every enabled 2FA mode needs a code;
+- `Purpose.ACCOUNT`: account changes that are not credentials (profile edits, revoking a
+  token): a code in auth-and-writes mode;
+- `Purpose.CREDENTIALS`: creating a token, changing the password or the 2FA mode: a
+  code in either mode.
+
+A code is accepted once per account, strictly (RFC 6238 section 5.2; twofactor.service).
+Wrong codes count per credential, so a stolen token cannot lock its owner out.
+
+Further kinds of proof (passkeys, browser-issued one-time codes bound to an action and
+targets) plug in through `register_verifier`: each `ProofVerifier` is asked, in order,
+whether it recognises the proof the client sent (`npm-otp`), and the first that does
+decides. TOTP and recovery codes are the built-in fallback.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from airlock.accounts.models import User
+from airlock.authz.actions import Action
+from airlock.authz.principal import PackageRef, Principal, TokenKind
+from airlock.context import AppContext
+from airlock.twofactor.errors import OtpMissing, TwoFactorNeeded
+from airlock.twofactor.service import PASSWORD, is_enabled, verify_code
+
+DECIDE_NEEDS_2FA = (
+    "Enable two-factor authentication (npm profile enable-2fa auth-and-writes) to approve or "
+    "reject staged versions."
+)
+
+
+class Purpose(StrEnum):
+    LOGIN = "login"
+    ACCOUNT = "account"
+    CREDENTIALS = "credentials"
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """What a proof must be good for: whose, for which action, on what, sent by whom."""
+
+    user_id: uuid.UUID
+    purpose: Action | Purpose
+    credential: str  # the token id, or "password"
+    package: str | None = None
+    # Further ids the action is about (e.g. the stage id being approved), so a proof bound
+    # to one action and its targets can be checked against them.
+    targets: tuple[str, ...] = ()
+
+
+class ProofVerifier(Protocol):
+    """Another kind of second factor (web engineer: passkeys, web one-time codes)."""
+
+    def recognises(self, proof: str) -> bool:
+        """Whether `proof` is this verifier's kind (e.g. by its length or prefix)."""
+        ...
+
+    async def verify(self, ctx: AppContext, challenge: Challenge, proof: str) -> None:
+        """Accept (and consume) `proof` for `challenge`, or raise OtpRequired / OtpLocked."""
+        ...
+
+
+_VERIFIERS: list[ProofVerifier] = []
+
+
+def register_verifier(verifier: ProofVerifier) -> None:
+    """Add a kind of proof (called once at start-up, e.g. from web/app.py)."""
+    if verifier not in _VERIFIERS:
+        _VERIFIERS.append(verifier)
+
+
+async def verify_proof(ctx: AppContext, challenge: Challenge, proof: str | None) -> None:
+    """The one place a second factor is checked."""
+    if proof is None or not proof.strip():
+        raise OtpMissing()
+    for verifier in _VERIFIERS:
+        if verifier.recognises(proof):
+            await verifier.verify(ctx, challenge, proof)
+            return
+    await verify_code(ctx, challenge.user_id, proof, challenge.credential)
+
+
+async def require(
+    ctx: AppContext,
+    principal: Principal,
+    purpose: Action | Purpose,
+    pkg: PackageRef | None = None,
+    *,
+    targets: tuple[str, ...] = (),
+) -> None:
+    """Raise OtpRequired / Forbidden unless the request carries the second factor its
+    purpose needs (or needs none)."""
+    if isinstance(purpose, Action):
+        assert pkg is not None
+        await _package_action(ctx, principal, purpose, pkg, targets)
+        return
+    user = principal.user
+    assert user is not None
+    if user.tfa_mode is None:
+        return
+    writes_only = purpose is Purpose.ACCOUNT and not _password(principal)
+    if writes_only and user.tfa_mode != "auth-and-writes":
+        return
+    challenge = Challenge(user.id, purpose, principal.credential, targets=targets)
+    await verify_proof(ctx, challenge, principal.otp)
+
+
+async def require_login(ctx: AppContext, user: User, otp: str | None) -> None:
+    """A password login (the password was just checked): a code whenever 2FA is on."""
+    if is_enabled(user):
+        await verify_proof(ctx, Challenge(user.id, Purpose.LOGIN, PASSWORD), otp)
+
+
+def _password(principal: Principal) -> bool:
+    # A password sent with the request is a login each time, and every 2FA mode needs a
+    # code at login.
+    return principal.via == "basic"
+
+
+async def _package_action(
+    ctx: AppContext,
+    principal: Principal,
+    action: Action,
+    pkg: PackageRef,
+    targets: tuple[str, ...],
+) -> None:
+    if action in (Action.STAGE, Action.READ):
+        # Staging never needs one: that is the point of staging.
+        return
+    token = principal.token
+    user = principal.user
+    assert user is not None
+    if token is not None and token.kind is TokenKind.OIDC and action is not Action.DECIDE:
+        # Trusted publishing: the CI identity is the proof; authz already limited the token
+        # to the permissions of its trust relationship.
+        return
+    granular = token is not None and token.kind is TokenKind.GRANULAR
+    if pkg.mfa_policy == "publish" and granular:
+        raise TwoFactorNeeded(
+            f"{pkg.name} requires two-factor authentication and does not accept access tokens "
+            "(npm access set mfa=publish). Use the session from `npm login` with a one-time "
+            "password, stage the version instead (`npm stage publish`), or use trusted "
+            "publishing."
+        )
+    bypass = granular and token is not None and token.bypass_2fa
+    mode = user.tfa_mode
+    if _password(principal) and mode is not None:
+        mode = "auth-and-writes"
+    if not needs_code(action, mode, pkg.mfa_policy, bypass=bypass):
+        return
+    if user.tfa_mode is None:
+        if action is Action.DECIDE:
+            raise TwoFactorNeeded(DECIDE_NEEDS_2FA)
+        raise TwoFactorNeeded(
+            f"{pkg.name} requires two-factor authentication (npm access set "
+            f"mfa={pkg.mfa_policy}). Enable it with `npm profile enable-2fa auth-and-writes`."
+        )
+    challenge = Challenge(user.id, action, principal.credential, pkg.name, targets)
+    await verify_proof(ctx, challenge, principal.otp)
+
+
+def needs_code(action: Action, tfa_mode: str | None, mfa_policy: str, *, bypass: bool) -> bool:
+    """Whether a fresh code is required (the refusals are decided before this)."""
+    if action is Action.DECIDE:
+        # Approval is the human proof of presence staging exists for: no bypass.
+        return True
+    if action is Action.GOVERN:
+        # Changing owners, access or the mfa policy: a bypass token must not switch off the
+        # protection it is bound by.
+        return tfa_mode is not None or mfa_policy != "none"
+    if mfa_policy == "publish":
+        return True
+    if mfa_policy == "automation":
+        return not bypass
+    return tfa_mode == "auth-and-writes" and not bypass

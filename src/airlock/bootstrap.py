@@ -1,0 +1,24 @@
+"""The composition root: builds an AppContext from settings (the one place that knows
+every concrete piece)."""
+
+from __future__ import annotations
+
+from airlock.clock import Clock, SystemClock
+from airlock.context import AppContext
+from airlock.db.engine import Database
+from airlock.settings import Settings
+from airlock.storage.factory import make_blob_store
+from airlock.tokens.lookup import TokenAuthenticator
+
+
+def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
+    settings.data.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.effective_database_url)
+    clock = clock or SystemClock()
+    return AppContext(
+        settings=settings,
+        db=db,
+        blobs=make_blob_store(settings),
+        clock=clock,
+        tokens=TokenAuthenticator(db, clock, settings.auth_cache_seconds),
+    )
