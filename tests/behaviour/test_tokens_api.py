@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from airlock.tokens.models import Token
+from airlock.tokens.secrets import is_well_formed, new_token
 from tests.support.otp import code, enrol
 
 PW = "correct-horse-9"
@@ -47,7 +50,9 @@ async def test_create_with_npm_field_names_and_read_back(client, clock, session_
     resp = await client.post("/-/npm/v1/tokens", json=body, headers=auth(session_token))
     assert resp.status_code == 201, resp.text
     made = resp.json()
-    assert made["token"].startswith("airlock_") and len(made["token"]) > 40
+    assert made["token"].startswith("npm_") and len(made["token"]) == 40
+    assert is_well_formed(made["token"])
+    assert re.fullmatch(r"[0-9a-f]{32}", made["key"])
     assert made["cidr_whitelist"] == made["cidr"] == ["10.0.0.0/8", "192.168.0.1/32"]
     assert made["expires"] == made["expiry"]
     assert made["expires"].startswith((clock.now() + timedelta(days=30)).date().isoformat())
@@ -285,3 +290,43 @@ async def test_trusted_publishing_tokens_cannot_use_account_routes(client, app_c
         assert resp.status_code == 403, (method, url, resp.text)
         assert "trusted-publishing token" in resp.json()["error"]
     assert (await client.get("/-/whoami", headers=oidc)).status_code == 200
+
+
+async def test_npm_spelling_of_stage_only_tokens(client, session_token):
+    body = {"password": PW, "packages_and_scopes_permission": "read-write-stage-only"}
+    resp = await client.post("/-/npm/v1/tokens", json=body, headers=auth(session_token))
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["permission"] == "stage-only"
+    stage_only = resp.json()["token"]
+    resp = await client.put("/pkg-z", json={}, headers=auth(stage_only))
+    assert resp.status_code in (400, 403)
+
+
+@pytest.mark.parametrize("field", ["publish_policy", "allowed_ips", "orgs_only"])
+async def test_unknown_restricting_fields_are_refused(client, app_ctx, session_token, field):
+    before = await count_tokens(app_ctx)
+    body = {"password": PW, field: "anything"}
+    resp = await client.post("/-/npm/v1/tokens", json=body, headers=auth(session_token))
+    assert resp.status_code == 400 and field in resp.json()["error"]
+    assert await count_tokens(app_ctx) == before
+
+
+async def test_revoke_by_short_id_full_key_or_dashed_key(client, session_token):
+    made = []
+    for _ in range(3):
+        resp = await client.post(
+            "/-/npm/v1/tokens", json={"password": PW}, headers=auth(session_token)
+        )
+        made.append(resp.json())
+    refs = [made[0]["key"][:8], made[1]["key"], str(uuid.UUID(made[2]["key"]))]
+    for ref, token in zip(refs, made, strict=True):
+        resp = await client.delete(f"/-/npm/v1/tokens/token/{ref}", headers=auth(session_token))
+        assert resp.status_code == 204, resp.text
+        assert (await client.get("/-/whoami", headers=auth(token["token"]))).status_code == 401
+
+
+def test_secrets_have_npms_shape_with_a_checksum():
+    secret = new_token()
+    assert re.fullmatch(r"npm_[A-Za-z0-9]{36}", secret) and is_well_formed(secret)
+    broken = secret[:-1] + ("A" if secret[-1] != "A" else "B")
+    assert not is_well_formed(broken)

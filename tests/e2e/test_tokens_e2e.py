@@ -3,6 +3,7 @@ for what npm cannot express, and tokens refused beyond their limits."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from tests.support.packages import make_package_dir
@@ -12,7 +13,7 @@ PW = "correct-horse-9"
 
 
 def created_token(output: str) -> str:
-    match = re.search(r"Created token (airlock_\S+)", output)
+    match = re.search(r"Created token (npm_[A-Za-z0-9]{36})\b", output)
     assert match, output
     return match.group(1)
 
@@ -35,7 +36,7 @@ def test_create_list_revoke_and_package_limits(server, npm_factory, tmp_path):
     other = created_token(alice.ok("token", "create", f"--password={PW}").output)
 
     listing = alice.ok("token", "list").output
-    assert "ci" in listing and ci[:14] in listing and ci not in listing
+    assert "ci" in listing and ci[:10] in listing and ci not in listing
 
     # The limited token publishes pkg-a but nothing else, and npm shows why.
     robot = npm_factory(server, "robot", ci)
@@ -60,7 +61,7 @@ def _id_of(npm, name: str) -> str:
     for line in npm.ok("token", "list", "--parseable").stdout.splitlines():
         fields = line.split("\t")
         if name in fields:
-            return fields[2]  # npm redacts the full key (a UUID) as ***
+            return fields[2]
     raise AssertionError(f"no token named {name}")
 
 
@@ -70,7 +71,7 @@ def test_bad_create_requests_show_the_reason(server, npm_factory):
     assert "beyond this registry's maximum of 90 days" in out
     out = alice.run("token", "create", "--password=wrong-password").output
     assert "Incorrect or missing password" in out
-    assert alice.ok("token", "list").output.count("airlock_") == 1  # only the session
+    assert alice.ok("token", "list").output.count("Token npm_") == 1  # only the session
 
 
 def test_stage_only_read_only_and_cidr_tokens_are_refused_with_reasons(
@@ -101,4 +102,19 @@ def test_stage_only_read_only_and_cidr_tokens_are_refused_with_reasons(
     assert bad.returncode != 0 and "Invalid CIDR" in bad.stderr
     assert server.cli("token", "create", "alice", "--expires-days", "365").returncode != 0
     listing = npm_factory(server, "alice", signup(server.url, "alice")).ok("token", "list")
-    assert "far" in listing.output and listing.output.count("airlock_") == 5
+    assert "far" in listing.output and listing.output.count("Token npm_") == 5
+
+
+def test_npm_shows_usable_keys_and_masks_secrets(server, npm_factory):
+    # Point 7: keys are not dashed UUIDs, so --json/--parseable show them; the secret has
+    # npm's shape, so npm masks it in --json (only the "Created token" line shows it).
+    alice = npm_factory(server, "alice", signup(server.url, "alice"))
+    made = alice.ok("token", "create", f"--password={PW}", "--json").stdout
+    assert '"npm_***"' in made, made
+    listed = json.loads(alice.ok("token", "list", "--json").stdout)
+    keys = [t["key"] for t in listed]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", k) for k in keys), keys
+    parseable = alice.ok("token", "list", "--parseable").stdout
+    assert "***" not in parseable
+    newest = next(t for t in listed if t["key"] in keys and t["token"] != listed[-1]["token"])
+    assert "Removed 1 token" in alice.ok("token", "revoke", newest["key"]).output

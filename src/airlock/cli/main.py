@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from airlock.settings import Settings, load_settings
+from airlock.cli.common import ConfigOpt, DataOpt, DbOpt, console, load_cli_settings
 
 app = typer.Typer(
     help=(
@@ -25,29 +23,9 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
-console = Console(stderr=True)
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", help="TOML file with settings (keys as in docs/configuration.md)."),
-]
-DataOpt = Annotated[
-    Path | None, typer.Option("--data", help="Data folder for SQLite and blobs [./airlock-data].")
-]
-DbOpt = Annotated[
-    str | None,
-    typer.Option("--database-url", help="postgresql://... or sqlite:///... [SQLite under --data]."),
-]
 
 
-def _settings(config: Path | None, **overrides: object) -> Settings:
-    try:
-        settings = load_settings(config, **overrides)
-        settings.check_secrets()
-    except (ValueError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    return settings
+_settings = load_cli_settings
 
 
 @app.command()

@@ -10,15 +10,12 @@ from typing import Annotated, TypeVar
 
 import typer
 
+from airlock.cli.common import ConfigOpt, DataOpt, DbOpt, console, load_cli_settings
 from airlock.context import AppContext
 
 T = TypeVar("T")
 
 token_app = typer.Typer(help="Manage access tokens.", no_args_is_help=True)
-
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file with settings.")]
-DataOpt = Annotated[Path | None, typer.Option("--data", help="Data folder [./airlock-data].")]
-DbOpt = Annotated[str | None, typer.Option("--database-url", help="Database URL.")]
 
 
 def _run(
@@ -28,11 +25,10 @@ def _run(
     work: Callable[[AppContext], Awaitable[T]],
 ) -> T:
     from airlock.bootstrap import build_context
-    from airlock.cli.main import _settings, console
     from airlock.db.migrate import upgrade
     from airlock.errors import AirlockError
 
-    settings = _settings(config, data=data, database_url=database_url)
+    settings = load_cli_settings(config, data=data, database_url=database_url)
     ctx = build_context(settings)
     upgrade(settings.effective_database_url)
 
@@ -53,7 +49,7 @@ def _run(
 def token_create(
     user: Annotated[str, typer.Argument(help="The user the token acts for.")],
     permission: Annotated[
-        str, typer.Option(help="read-only, read-write or stage-only.")
+        str, typer.Option(help="read-only, read-write or read-write-stage-only (stage-only).")
     ] = "read-write",
     package: Annotated[
         list[str] | None, typer.Option("--package", help="Limit to this package (repeatable).")
@@ -105,7 +101,6 @@ def rotate_secrets(
     config: ConfigOpt = None, data: DataOpt = None, database_url: DbOpt = None
 ) -> None:
     """Re-encrypt stored two-factor secrets with the current AIRLOCK_SECRET_KEY."""
-    from airlock.cli.main import console
     from airlock.twofactor.service import rotate_secrets as rotate
 
     count = _run(config, data, database_url, rotate)

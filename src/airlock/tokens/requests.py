@@ -56,8 +56,47 @@ def _list(value: Any, field: str) -> list[str]:
     return list(value)
 
 
+# Every field a token request may carry (npm 11/12 and npm's OpenAPI spellings). Anything
+# else is refused: a field that would restrict a token must never be silently ignored
+# (a `publish_policy` Airlock does not know would otherwise give a read-write token).
+KNOWN_FIELDS = frozenset(
+    {
+        "name",
+        "password",
+        "description",
+        "token_description",
+        "permission",
+        "packages_and_scopes_permission",
+        "readonly",
+        "packages",
+        "packages_all",
+        "scopes",
+        "orgs",
+        "orgs_permission",
+        "cidr_whitelist",
+        "cidr",
+        "expires",
+        "expiry",
+        "bypass_2fa",
+    }
+)
+# npm 11.20+ and npm 12 spell the stage-only permission this way.
+_PERMISSION_ALIASES = {"read-write-stage-only": TokenPermission.STAGE_ONLY}
+
+
+def refuse_unknown_fields(body: dict[str, Any]) -> None:
+    unknown = sorted(k for k in body if k not in KNOWN_FIELDS)
+    if unknown:
+        raise BadRequest(
+            f"Unknown token field(s) {', '.join(unknown)}: this registry does not support "
+            "them, and will not create a token that ignores a requested limit."
+        )
+
+
 def parse_permission(body: dict[str, Any]) -> TokenPermission:
     raw = _first(body, "permission", "packages_and_scopes_permission")
+    if isinstance(raw, str) and raw in _PERMISSION_ALIASES:
+        return _PERMISSION_ALIASES[raw]
     if raw is None:
         return (
             TokenPermission.READ_ONLY
@@ -68,7 +107,8 @@ def parse_permission(body: dict[str, Any]) -> TokenPermission:
         return TokenPermission(raw)
     except ValueError as exc:
         raise BadRequest(
-            f"Invalid permission {raw!r}: use read-only, read-write or stage-only."
+            f"Invalid permission {raw!r}: use read-only, read-write or read-write-stage-only "
+            "(also spelled stage-only)."
         ) from exc
 
 
@@ -98,6 +138,8 @@ def parse_expiry(raw: Any, settings: Settings) -> int:
 
 
 def parse_scope_limits(body: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if body.get("packages_all") not in (None, False, True):
+        raise BadRequest("Invalid packages_all: expected true or false.")
     if _list(body.get("orgs"), "orgs"):
         raise BadRequest("Airlock has no organisations: limit the token with --scopes instead.")
     packages = _list(body.get("packages"), "packages")
@@ -113,6 +155,7 @@ def parse_scope_limits(body: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str
 
 def parse_create_request(body: dict[str, Any], settings: Settings) -> GranularSpec:
     """Validate everything before anything is stored (a bad request changes nothing)."""
+    refuse_unknown_fields(body)
     bypass = body.get("bypass_2fa", False)
     if not isinstance(bypass, bool):
         raise BadRequest("Invalid bypass_2fa: expected true or false.")

@@ -95,7 +95,7 @@ async def create_granular(ctx: AppContext, user_id: uuid.UUID, spec: GranularSpe
             ctx.clock,
             Event.TOKEN_CREATED,
             actor=user.name if user else None,
-            key=str(token.id),
+            key=token_key(token),
             permission=spec.permission.value,
             bypass_2fa=spec.bypass_2fa,
         )
@@ -125,22 +125,31 @@ async def list_tokens(
         return list(rows), int(total)
 
 
+def token_key(token: Token) -> str:
+    """The `key` npm lists: the id as 32 hex digits. (A dashed UUID would be masked as
+    `***` by npm in `npm token list --json/--parseable`.)"""
+    return token.id.hex
+
+
 async def revoke_by_reference(ctx: AppContext, user_id: uuid.UUID, ref: str) -> bool:
-    """`npm token revoke` sends a key (our token id) or the full token value."""
-    try:
-        key = uuid.UUID(ref)
-    except ValueError:
+    """`npm token revoke` sends a key or the full token value; a unique key prefix of at
+    least 6 characters (the short id npm shows) and the dashed UUID form work too."""
+    ref = ref.strip()
+    if ref.lower().startswith(("npm_", "airlock_")):
+        return await revoke_token_value(ctx, user_id, ref)
+    wanted = ref.lower().replace("-", "")
+    if len(wanted) < 6 or any(c not in "0123456789abcdef" for c in wanted):
         return await revoke_token_value(ctx, user_id, ref)
     async with ctx.db.write() as session:
-        token = (
+        rows = (
             await session.execute(
-                select(Token).where(
-                    Token.id == key, Token.user_id == user_id, Token.revoked_at.is_(None)
-                )
+                select(Token).where(Token.user_id == user_id, Token.revoked_at.is_(None))
             )
-        ).scalar_one_or_none()
-        if token is None:
+        ).scalars()
+        found = [t for t in rows if t.id.hex.startswith(wanted)]
+        if len(found) != 1:
             return False
+        token = found[0]
         token.revoked_at = ctx.clock.now()
         digest = token.token_hash
         user = await session.get(User, user_id)

@@ -1,7 +1,7 @@
 """npm wire routes: `npm token list|create|revoke` (contract §7).
 
-The same POST also takes Airlock's extensions npm cannot send: `"permission": "stage-only"`
-(see docs/security.md, "Tokens over HTTP").
+Stage-only tokens: `"packages_and_scopes_permission": "read-write-stage-only"` (npm 11.20+
+and npm 12), or Airlock's `"permission": "stage-only"` (see docs/security.md, "Tokens").
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def token_body(token: Token, secret: str | None = None) -> dict[str, Any]:
     expires = iso(token.expires_at) if token.expires_at else None
     cidr = list(token.cidr or [])
     return {
-        "key": str(token.id),
+        "key": tokens.token_key(token),
         # The full secret once at creation; afterwards a plain prefix that npm prints
         # (and matches `npm token revoke <full value>` against).
         "token": secret or token.display,
