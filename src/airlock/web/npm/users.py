@@ -9,9 +9,9 @@ from starlette.responses import Response
 
 from airlock.accounts import service as accounts
 from airlock.authz.second_factor import require_login
-from airlock.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from airlock.errors import BadRequest, Forbidden, NotFound
 from airlock.tokens.service import issue_session_token, revoke_token_value
-from airlock.web.deps import ClientIp, Ctx, CurrentPrincipal, read_json_object
+from airlock.web.deps import ClientIp, Ctx, CurrentPrincipal, CurrentUser, read_json_object
 from airlock.web.npm.responses import json_response
 
 router = APIRouter()
@@ -95,16 +95,12 @@ async def get_user(couch_id: str, ctx: Ctx, principal: CurrentPrincipal) -> Resp
 
 
 @router.get("/-/whoami")
-async def whoami(principal: CurrentPrincipal) -> Response:
-    if principal.user is None:
-        raise Unauthorized("You are not logged in.")
-    return json_response({"username": principal.user.name})
+async def whoami(caller: CurrentUser) -> Response:
+    return json_response({"username": caller.user.name})
 
 
 @router.delete("/-/user/token/{token}")
-async def logout(token: str, principal: CurrentPrincipal, ctx: Ctx) -> Response:
-    if principal.user is None:
-        raise Unauthorized("You are not logged in.")
-    if not await revoke_token_value(ctx, principal.user.id, unquote(token)):
+async def logout(token: str, caller: CurrentUser, ctx: Ctx) -> Response:
+    if not await revoke_token_value(ctx, caller.user.id, unquote(token)):
         raise NotFound("Token not found.")
     return json_response({"ok": True, "message": "Logged out"})
