@@ -33,6 +33,13 @@ class PackageRef:
 
 async def authorize(ctx: AppContext, principal: Principal, action: Action, pkg: PackageRef) -> None:
     """Raise unless `principal` may perform `action` on `pkg`."""
+    check_access(principal, action, pkg)
+    await require_second_factor(ctx, principal, action, pkg)
+
+
+def check_access(principal: Principal, action: Action, pkg: PackageRef) -> None:
+    """`authorize` without the second factor: no side effects, so it can run first (before
+    an upload's body is read) and again with the code later."""
     if principal.user is None:
         raise Unauthorized(f"You must be logged in to {_verb(action)} {pkg.name}. Run `npm login`.")
     if principal.token is not None:
@@ -45,7 +52,6 @@ async def authorize(ctx: AppContext, principal: Principal, action: Action, pkg: 
             f"You do not have permission to {_verb(action)} {pkg.name}. "
             "Are you logged in as the correct user?"
         )
-    await require_second_factor(ctx, principal, action, pkg)
 
 
 def check_token_limits(principal: Principal, action: Action, pkg: PackageRef) -> None:
