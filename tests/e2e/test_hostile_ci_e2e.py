@@ -8,6 +8,7 @@ import json
 import httpx
 
 from tests.support.hostile import body_around, long_name_bomb, zeros_bomb
+from tests.support.oidc_issuer import OidcIssuer, github_claims
 from tests.support.otp import enrol_live
 from tests.support.packages import make_package_dir, make_tarball
 from tests.support.users import signup
@@ -104,3 +105,47 @@ def test_a_stage_only_ci_cannot_hide_what_the_tarball_does(server, npm_factory, 
     assert full["1.2.0"]["scripts"] == {"install": "node-gyp rebuild"}
     assert full["1.2.0"]["gypfile"] is True
     assert anon.get("/-/ping").status_code == 200
+
+
+def test_a_trusted_publishing_token_cannot_hide_an_install_script(
+    server_factory, npm_factory, tmp_path
+):
+    issuer = OidcIssuer().start()
+    try:
+        server = server_factory(env=issuer.server_env())
+        session = signup(server.url, "alice")
+        alice = npm_factory(server, "alice", session)
+        alice.ok("publish", cwd=make_package_dir(tmp_path, "pkg-a", "1.0.0"))
+        http = server.client(session)
+        trust = {
+            "type": "github",
+            "claims": {"repository": "alice/pkg-a", "workflow_ref": {"file": "release.yml"}},
+            "permissions": ["createStagedPackage"],
+        }
+        assert http.post("/-/package/pkg-a/trust", json=[trust]).status_code == 201
+        _, recovery = enrol_live(http)
+        exchanged = httpx.post(
+            f"{server.url}/-/npm/v1/oidc/token/exchange/package/pkg-a",
+            headers={"authorization": f"Bearer {issuer.sign(github_claims('alice/pkg-a'))}"},
+            timeout=30,
+        )
+        assert exchanged.status_code == 201, exchanged.text
+        ci = server.client(exchanged.json()["token"])
+        hidden = make_tarball("pkg-a", "1.1.0", {"scripts": {"preinstall": HOOK}})
+        body = body_around("pkg-a", "1.1.0", hidden, scripts={}, description="bugfix")
+        resp = _stage(ci, "pkg-a", body)
+        assert resp.status_code == 201, resp.text
+        stage_id = resp.json()["stageId"]
+        view = alice.ok("stage", "view", stage_id).stdout
+        assert f"installScripts: preinstall: {HOOK} (new)" in view, view
+        assert "trusted automation" in view
+        alice.ok("stage", "approve", stage_id, f"--otp={recovery[0]}")
+        anon = httpx.Client(base_url=server.url, timeout=30)
+        abbrev = anon.get("/pkg-a", headers={"accept": CORGI}).json()["versions"]["1.1.0"]
+        assert abbrev["hasInstallScript"] is True
+        full = anon.get("/pkg-a").json()["versions"]["1.1.0"]
+        assert full["scripts"] == {"preinstall": HOOK}
+        # Nothing else leaks to the CI identity: no review, no other package.
+        assert ci.get(f"/-/stage/{stage_id}").status_code == 403
+    finally:
+        issuer.stop()
