@@ -111,6 +111,24 @@ class Settings(BaseSettings):
         description="How long an issuer's signing keys are cached (an unknown key id refetches sooner).",
     )
 
+    # Uploads and their content (sec-content): bounded work whatever a client sends.
+    max_unpacked_bytes: int | None = Field(
+        None,
+        description="Most bytes a tarball may decompress to (file data and headers); refused past it. Default 5 x max_tarball_bytes.",
+    )
+    max_manifest_bytes: int = Field(
+        1024 * 1024,
+        description="Largest package.json in a tarball, and largest stored version manifest (with its readme), in bytes.",
+    )
+    max_versions_per_package: int = Field(
+        10_000,
+        description="Most version numbers (published, staged or unpublished) one package may have.",
+    )
+    max_large_body_parses: int = Field(
+        2,
+        description="How many large JSON bodies (publish, stage, unpublish) one process parses at once; more wait their turn.",
+    )
+
     @field_validator("oidc_github_issuer", "oidc_gitlab_issuer", "oidc_circleci_issuer")
     @classmethod
     def _issuer_url(cls, v: str) -> str:
@@ -129,6 +147,12 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, v: str | None) -> str | None:
         return v.rstrip("/") if v else v
+
+    @property
+    def unpacked_limit(self) -> int:
+        if self.max_unpacked_bytes is not None:
+            return self.max_unpacked_bytes
+        return 5 * self.max_tarball_bytes
 
     @property
     def base_url(self) -> str:

@@ -104,13 +104,17 @@ async def test_restaging_a_staged_version_is_409_even_with_another_tag(client, a
     assert await version_rows(app_ctx) == [("pkg-a", "1.0.0", "staged")]
 
 
-async def test_staging_a_published_version_is_409(client, app_ctx):
+async def test_staging_a_published_version_is_npms_403_as_for_publish(client, app_ctx):
     alice = await signup(client, "alice")
     resp = await client.put("/pkg-a", json=publish_body("pkg-a", "1.0.0"), headers=auth(alice))
     assert resp.status_code in (200, 201), resp.text
-    resp = await stage(client, alice, "pkg-a", "1.0.0")
-    assert resp.status_code == 409
-    assert "1.0.0" in resp.json()["error"]
+    staged = await stage(client, alice, "pkg-a", "1.0.0")
+    published = await client.put("/pkg-a", json=publish_body("pkg-a", "1.0.0"), headers=auth(alice))
+    assert staged.status_code == published.status_code == 403
+    assert staged.json() == published.json()
+    assert staged.json()["error"] == (
+        "You cannot publish over the previously published versions: 1.0.0."
+    )
     assert await version_rows(app_ctx) == [("pkg-a", "1.0.0", "published")]
 
 

@@ -24,12 +24,24 @@ async def test_list_pages_newest_first_with_total(client, app_ctx, clock):
     assert len(everything["items"]) == 12
 
 
-@pytest.mark.parametrize("query", ["perPage=101", "perPage=0", "perPage=x", "page=-1"])
+@pytest.mark.parametrize(
+    "query", ["perPage=0", "perPage=x", "page=-1", "page=100000000000000000000"]
+)
 async def test_list_refuses_bad_paging(client, query):
     alice = await signup(client, "alice")
     resp = await client.get(f"/-/stage?{query}", headers=auth(alice))
     assert resp.status_code == 400
     assert resp.json()["error"]
+
+
+async def test_list_caps_large_pages_at_100_and_says_so(client, clock):
+    alice = await signup(client, "alice")
+    for i in range(101):
+        await staged_id(client, alice, "pkg-a", f"1.{i}.0")
+    resp = await client.get("/-/stage?perPage=500", headers=auth(alice))
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["perPage"] == 100 and len(body["items"]) == 100 and body["total"] == 101
 
 
 async def test_list_filters_by_package_in_the_cli_spelling(client):
@@ -151,16 +163,22 @@ async def test_version_status_tells_only_those_who_may_know(client, app_ctx):
     alice = await signup(client, "alice")
     bob = await signup(client, "bob")
     await client.put("/pkg-a", json=publish_body("pkg-a", "1.0.0"), headers=auth(alice))
-    await staged_id(client, alice, "pkg-a", "1.1.0")
+    stage_id = await staged_id(client, alice, "pkg-a", "1.1.0")
     url = "/-/package/pkg-a/version/{}/status"
-    assert (await client.get(url.format("1.1.0"), headers=auth(alice))).json() == {
-        "status": "staged"
+    staged = (await client.get(url.format("1.1.0"), headers=auth(alice))).json()
+    assert staged == {
+        "packageName": "pkg-a",
+        "version": "1.1.0",
+        "status": "staged",
+        "stageId": stage_id,
     }
     assert (await client.get(url.format("1.0.0"), headers=auth(alice))).json() == {
-        "status": "published"
+        "packageName": "pkg-a",
+        "version": "1.0.0",
+        "status": "published",
     }
     # Published is public knowledge; staged is not.
-    assert (await client.get(url.format("1.0.0"))).json() == {"status": "published"}
+    assert (await client.get(url.format("1.0.0"))).json()["status"] == "published"
     assert (await client.get(url.format("1.1.0"), headers=auth(bob))).status_code == 404
     assert (await client.get(url.format("1.1.0"))).status_code == 404
     assert (await client.get(url.format("9.9.9"), headers=auth(alice))).status_code == 404
@@ -174,5 +192,9 @@ async def test_restricted_package_status_is_hidden_from_outsiders(client):
     resp = await client.put("/@alice%2fsecret", json=body, headers=auth(alice))
     assert resp.status_code in (200, 201), resp.text
     url = "/-/package/@alice%2fsecret/version/1.0.0/status"
-    assert (await client.get(url, headers=auth(alice))).json() == {"status": "published"}
+    assert (await client.get(url, headers=auth(alice))).json() == {
+        "packageName": "@alice/secret",
+        "version": "1.0.0",
+        "status": "published",
+    }
     assert (await client.get(url, headers=auth(bob))).status_code == 404

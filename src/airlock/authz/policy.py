@@ -31,6 +31,14 @@ async def authorize(
     `fresh_factor=False` is for requests that change nothing a second factor protects
     (the tarball DELETE of `npm unpublish`, after its PUT already removed the version).
     """
+    check_access(principal, action, pkg)
+    if fresh_factor:
+        await require(ctx, principal, action, pkg, targets=targets)
+
+
+def check_access(principal: Principal, action: Action, pkg: PackageRef) -> None:
+    """`authorize` without the second factor: no side effects, so it can run first (before
+    an upload's body is read) and again with the code later."""
     if principal.user is None:
         raise Unauthorized(f"You must be logged in to {_verb(action)} {pkg.name}. Run `npm login`.")
     if principal.token is not None:
@@ -43,8 +51,6 @@ async def authorize(
             f"You do not have permission to {_verb(action)} {pkg.name}. "
             "Are you logged in as the correct user?"
         )
-    if fresh_factor:
-        await require(ctx, principal, action, pkg, targets=targets)
 
 
 def check_token_limits(principal: Principal, action: Action, pkg: PackageRef) -> None:
@@ -85,4 +91,4 @@ def _verb(action: Action) -> str:
     }[action]
 
 
-__all__ = ["OIDC_PERMISSION", "PackageRef", "authorize", "check_token_limits"]
+__all__ = ["OIDC_PERMISSION", "PackageRef", "authorize", "check_access", "check_token_limits"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from airlock.errors import BadRequest
+
+# A NUL character, raw or as the JSON escape \u0000 (an odd number of backslashes before it;
+# "\\u0000" is an escaped backslash followed by text).
+_NUL = re.compile(r"\x00|(?:^|[^\\])(?:\\\\)*\\u0000")
+
 
 def make_engine(url: str) -> AsyncEngine:
     kwargs: dict[str, Any] = {}
@@ -23,9 +30,30 @@ def make_engine(url: str) -> AsyncEngine:
         kwargs["pool_pre_ping"] = True
         kwargs["pool_size"] = 10
     engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "before_cursor_execute", _refuse_nul)
     if url.startswith("sqlite"):
         _configure_sqlite(engine)
     return engine
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, params: Any, _context: Any, _many: bool
+) -> None:
+    """400 for any text with a NUL character, whatever route or header it came from.
+
+    PostgreSQL cannot store NUL in text or jsonb (a driver error, so a 500), SQLite stores
+    it silently; one check here, in front of every query, gives both the same answer.
+    """
+    stack = [params]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if ("\x00" in value or "u0000" in value) and _NUL.search(value):
+                raise BadRequest("Text containing a NUL character (\\u0000) is not accepted.")
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

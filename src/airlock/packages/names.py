@@ -11,9 +11,11 @@ from airlock.packages.errors import InvalidPackage
 MAX_NAME = 214
 # What encodeURIComponent leaves alone, minus ~'!()* which npm refuses in new names,
 # and upper case (new names are lower case). A part may not start with "." or "_".
-_PART = re.compile(r"^[a-z0-9-][a-z0-9._-]*$")
+# Matched with fullmatch: `$` would also match before a trailing newline.
+_PART = re.compile(r"[a-z0-9-][a-z0-9._-]*")
 _RESERVED = frozenset({"node_modules", "favicon.ico"})
-_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$")
+_TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,255}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # One comparator of a semver range: operator, then a partial version with x/*/X wildcards.
 _NUM = r"(?:\d+|[xX*])"
 _PARTIAL = rf"v?{_NUM}(?:\.{_NUM}(?:\.{_NUM}(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)?)?"
@@ -30,6 +32,8 @@ def validate_name(name: str) -> None:
 def name_problem(name: str) -> str | None:
     if not name:
         return "name is empty"
+    if _CONTROL.search(name):
+        return "name may not contain control characters"
     if len(name) > MAX_NAME:
         return f"name is longer than {MAX_NAME} characters"
     if name != name.strip():
@@ -48,7 +52,7 @@ def name_problem(name: str) -> str | None:
     for part in parts:
         if part.startswith((".", "_")):
             return 'name may not start with "." or "_"'
-        if not _PART.match(part):
+        if not _PART.fullmatch(part):
             return "name may only contain URL-safe characters (a-z, 0-9, '-', '.', '_')"
     if name in _RESERVED:
         return f"{name} is a reserved name"
@@ -80,23 +84,26 @@ def is_semver_range(text: str) -> bool:
 def validate_tag(tag: str) -> None:
     if not isinstance(tag, str) or not tag:
         raise InvalidPackage("Tag name must not be empty.")
+    if _CONTROL.search(tag):
+        raise InvalidPackage(f"Invalid tag name {tag!r}: control characters are not allowed.")
     if is_semver_range(tag):
         raise InvalidPackage(
             f"Tag name {tag!r} must not be a valid semver version or range "
             "(npm would confuse it with a version)."
         )
-    if not _TAG.match(tag):
+    if not _TAG.fullmatch(tag):
         raise InvalidPackage(
             f"Invalid tag name {tag!r}: use letters, digits, '.', '_' or '-' (URL-safe)."
         )
 
 
 def unscoped(name: str) -> str:
-    return name.split("/", 1)[1] if name.startswith("@") else name
+    # partition, not split()[1]: "@" alone (a path like /@/-/x.tgz) has no second part.
+    return name.partition("/")[2] if name.startswith("@") else name
 
 
 def scope_of(name: str) -> str | None:
-    return name.split("/", 1)[0] if name.startswith("@") else None
+    return name.partition("/")[0] if name.startswith("@") else None
 
 
 def tarball_filename(name: str, version: str) -> str:

@@ -14,18 +14,22 @@ from airlock.accounts.models import User
 from airlock.authz.principal import Principal
 from airlock.clock import iso
 from airlock.context import AppContext
+from airlock.errors import BadRequest
 from airlock.packages import repository as repo
 from airlock.packages.models import DistTag, Package, Version
 
 MAX_SIZE = 250
 MAX_TERMS = 10
+# Far past any result list, and small enough for every database's integer OFFSET.
+MAX_OFFSET = 1_000_000
 
 
 async def search(
     ctx: AppContext, principal: Principal, text: str, size: int, offset: int
 ) -> dict[str, Any]:
     size = max(1, min(size, MAX_SIZE))
-    offset = max(0, offset)
+    if not 0 <= offset <= MAX_OFFSET:
+        raise BadRequest(f"from must be between 0 and {MAX_OFFSET}.")
     async with ctx.db.read() as session:
         query = _query(text, principal)
         total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar()

@@ -1,4 +1,5 @@
-"""The one publish path: blobs first, then rows, then the packuments, in one transaction."""
+"""Pieces of the write path (packages/write.py): blobs, package rows, making a version live,
+and rebuilding the stored packuments."""
 
 from __future__ import annotations
 
@@ -8,17 +9,13 @@ from typing import Any
 
 import anyio
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from airlock.audit.events import Event, record
-from airlock.authz.actions import Action
-from airlock.authz.policy import authorize
 from airlock.authz.principal import Principal, TokenKind
 from airlock.context import AppContext
-from airlock.errors import Conflict, Forbidden, Unauthorized
+from airlock.errors import Forbidden, Unauthorized
 from airlock.packages import repository as repo
-from airlock.packages.errors import PackageNotFound, StagedVersionConflict, VersionConflict
+from airlock.packages.errors import PackageNotFound
 from airlock.packages.models import Maintainer, Package, Version
 from airlock.packages.names import scope_of
 from airlock.packages.packument import PackageSnapshot, VersionSnapshot, build, highest
@@ -201,62 +198,6 @@ def _search_fields(package: Package, snap: PackageSnapshot) -> None:
     )
 
 
-async def publish(ctx: AppContext, principal: Principal, upload: Upload) -> None:
-    """`npm publish`: authorize, store blobs, then one transaction that makes it live."""
-    async with ctx.db.read() as session:
-        _, ref = await repo.package_ref(session, upload.name, principal)
-    await authorize(ctx, principal, Action.PUBLISH, ref)
-    assert principal.user is not None
-    keys = await store_upload_blobs(ctx, upload)
-    try:
-        async with ctx.db.write() as session:
-            freed = await _publish_rows(ctx, session, principal, upload, keys)
-    except IntegrityError as exc:
-        await discard_blobs(ctx, *keys)
-        raise Conflict(
-            f"{upload.name}@{upload.version} was published or staged at the same time by "
-            "another request; try again."
-        ) from exc
-    except BaseException:
-        await discard_blobs(ctx, *keys)
-        raise
-    # Blobs of an expired stage this publish replaced (kept if the new version shares them).
-    await discard_blobs(ctx, *freed)
-
-
-async def _publish_rows(
-    ctx: AppContext,
-    session: AsyncSession,
-    principal: Principal,
-    upload: Upload,
-    keys: tuple[str, str | None],
-) -> list[str | None]:
-    """The rows of a publish; returns blob keys of an expired stage it replaced."""
-    assert principal.user is not None
-    freed: list[str | None] = []
-    package = await locked_package(session, upload.name, principal)
-    if package is None:
-        package = await create_package(ctx, session, upload.name, principal.user.id, upload.access)
-    else:
-        now = ctx.clock.now()
-        freed = await repo.delete_lapsed_stage(session, package.id, upload.version, now)
-        await check_version_free(session, package, upload.version)
-    version = new_version_row(ctx, package, upload, keys, state="published")
-    session.add(version)
-    await session.flush()
-    await make_live(ctx, session, package, version, upload.tag, npm_user_for(principal))
-    record(
-        session,
-        ctx.clock,
-        Event.VERSION_PUBLISHED,
-        actor=principal.user.name,
-        package=upload.name,
-        version=upload.version,
-        tag=upload.tag,
-    )
-    return freed
-
-
 async def locked_package(session: AsyncSession, name: str, principal: Principal) -> Package | None:
     """Re-check ownership inside the write transaction (it may have changed since `authorize`,
     which runs before the transaction because the second-factor check writes on its own)."""
@@ -268,49 +209,3 @@ async def locked_package(session: AsyncSession, name: str, principal: Principal)
             raise PackageNotFound(name)
         raise Forbidden(f"You do not have permission to change {name}.")
     return package
-
-
-async def check_version_free(session: AsyncSession, package: Package, version: str) -> None:
-    """Refuse a number that is published, staged or was ever used (npm's wording for the first)."""
-    existing = await repo.get_version(session, package.id, version)
-    if existing is None:
-        return
-    if existing.state == "published":
-        raise VersionConflict(
-            f"You cannot publish over the previously published versions: {version}."
-        )
-    if existing.state == "staged":
-        raise StagedVersionConflict(
-            f"{package.name}@{version} is staged (stage {existing.id}); approve or reject it first."
-        )
-    raise VersionConflict(
-        f"{package.name}@{version} was unpublished; version numbers cannot be reused. "
-        "Publish a new version number."
-    )
-
-
-def new_version_row(
-    ctx: AppContext,
-    package: Package,
-    upload: Upload,
-    keys: tuple[str, str | None],
-    *,
-    state: str,
-) -> Version:
-    return Version(
-        id=uuid.uuid4(),
-        package_id=package.id,
-        version=upload.version,
-        state=state,
-        manifest=upload.manifest,
-        blob_key=keys[0],
-        provenance_key=keys[1],
-        shasum=upload.shasum,
-        integrity=upload.integrity,
-        size=upload.size,
-        file_count=upload.file_count,
-        unpacked_size=upload.unpacked_size,
-        created_at=ctx.clock.now(),
-        tag=upload.tag,
-        requested_access=upload.access,
-    )

@@ -3,7 +3,9 @@
 Everything npmjs checks on a publish is checked here, before any byte is stored: the
 name, exactly one valid semver version, exactly one tarball attachment that decodes to
 its declared length, matching sha512/sha1 digests, a gzip tar whose package/package.json
-agrees with the manifest, the size limit, and the dist-tag.
+names the same package and version, the size limits, and the dist-tag. Publish and stage
+share it, so whatever a stage accepted can also be approved (the same depth and size
+limits the packument build needs are checked here, not at approval).
 """
 
 from __future__ import annotations
@@ -12,52 +14,32 @@ import base64
 import binascii
 import hashlib
 import hmac
-import io
-import json
-import tarfile
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import orjson
 
 from airlock.errors import PayloadTooLarge
 from airlock.packages.errors import InvalidPackage
+from airlock.packages.manifest import parse_json, tarball_manifest
 from airlock.packages.names import (
     scope_of,
     validate_name,
     validate_tag,
     validate_version,
 )
+from airlock.packages.tarball import read_tarball
 from airlock.settings import Settings
-
-# Keys the registry owns: whatever a client sends for them is dropped.
-_REGISTRY_KEYS = frozenset(
-    {
-        "dist",
-        "_npmUser",
-        "maintainers",
-        "_attachments",
-        "_rev",
-        "deprecated",
-        "_resolved",
-        "_integrity",
-        "_from",
-        "_shasum",
-        "_inBundle",
-        "_where",
-        "_requested",
-        "_spec",
-    }
-)
-_MAX_PACKAGE_JSON = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Upload:
     name: str
     version: str
-    manifest: dict[str, Any]  # the version document, cleaned (no dist, no registry keys)
+    # The version document from the tarball's package.json (packages/manifest.py), never
+    # the body's copy: scripts, dependencies, bin and install hooks are what npm will run.
+    manifest: dict[str, Any]
     tarball: bytes
     shasum: str
     integrity: str
@@ -72,10 +54,11 @@ class Upload:
 
 async def parse_publish_body(settings: Settings, url_name: str, body: dict[str, Any]) -> Upload:
     """Validate a publish body; the decoding and tar inspection run in a worker thread."""
-    return await anyio.to_thread.run_sync(_parse, settings.max_tarball_bytes, url_name, body)
+    return await anyio.to_thread.run_sync(_parse, settings, url_name, body)
 
 
-def _parse(limit: int, url_name: str, body: dict[str, Any]) -> Upload:
+def _parse(settings: Settings, url_name: str, body: dict[str, Any]) -> Upload:
+    limit = settings.max_tarball_bytes
     name = _check_name(url_name, body)
     version, manifest = _single_version(name, body)
     tag = _tag(body, version)
@@ -85,18 +68,24 @@ def _parse(limit: int, url_name: str, body: dict[str, Any]) -> Upload:
     sha1 = hashlib.sha1(tarball, usedforsecurity=False).hexdigest()
     integrity = "sha512-" + base64.b64encode(sha512).decode()
     _check_digests(manifest.get("dist"), integrity, sha1)
-    file_count, unpacked = _inspect_tarball(tarball, name, version, limit)
+    contents = read_tarball(
+        tarball,
+        unpacked_limit=settings.unpacked_limit,
+        package_json_limit=settings.max_manifest_bytes,
+    )
+    stored = tarball_manifest(contents, name, version, manifest)
+    _check_manifest_size(stored, settings.max_manifest_bytes)
     return Upload(
         name=name,
         version=version,
-        manifest=_clean(manifest, name, version),
+        manifest=stored,
         tarball=tarball,
         shasum=sha1,
         integrity=integrity,
         sha512_hex=sha512.hex(),
         size=len(tarball),
-        file_count=file_count,
-        unpacked_size=unpacked,
+        file_count=contents.file_count,
+        unpacked_size=contents.unpacked_size,
         tag=tag,
         access=access,
         provenance=provenance,
@@ -197,10 +186,7 @@ def _provenance(att: dict[str, Any]) -> bytes:
     data = att.get("data")
     if not isinstance(data, str):
         raise InvalidPackage("The provenance attachment has no data.")
-    try:
-        bundle = json.loads(data)
-    except ValueError as exc:
-        raise InvalidPackage("The provenance attachment is not a JSON Sigstore bundle.") from exc
+    bundle = parse_json(data, "The provenance attachment (a JSON Sigstore bundle)")
     if not isinstance(bundle, dict):
         raise InvalidPackage("The provenance attachment is not a JSON Sigstore bundle.")
     return data.encode()
@@ -225,49 +211,11 @@ def _same(claimed: str, actual: str) -> bool:
     return hmac.compare_digest(claimed.encode(), actual.encode())
 
 
-def _inspect_tarball(data: bytes, name: str, version: str, limit: int) -> tuple[int, int]:
-    """File count and unpacked size; checks package/package.json against the manifest."""
-    package_json: bytes | None = None
-    files = unpacked = 0
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            for member in tar:
-                if not member.isfile():
-                    continue
-                files += 1
-                unpacked += member.size
-                if unpacked > 20 * limit:
-                    raise PayloadTooLarge("The tarball unpacks to more than the allowed size.")
-                if member.name in ("package/package.json", "./package/package.json"):
-                    package_json = _read_member(tar, member)
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise InvalidPackage(f"The tarball is not a valid gzip tar archive: {exc}") from exc
-    if package_json is None:
-        raise InvalidPackage("The tarball has no package/package.json.")
-    try:
-        meta = json.loads(package_json)
-    except ValueError as exc:
-        raise InvalidPackage("package/package.json in the tarball is not valid JSON.") from exc
-    if not isinstance(meta, dict) or meta.get("name") != name or meta.get("version") != version:
-        got = f"{meta.get('name')}@{meta.get('version')}" if isinstance(meta, dict) else "?"
-        raise InvalidPackage(
-            f"package.json in the tarball is for {got}, but the publish is for {name}@{version}."
+def _check_manifest_size(manifest: dict[str, Any], limit: int) -> None:
+    # Every packument build carries every version's manifest: keep each one bounded.
+    size = len(orjson.dumps(manifest))
+    if size > limit:
+        raise PayloadTooLarge(
+            f"The version's manifest (package.json with its readme) is {size} bytes; at most "
+            f"{limit} are accepted."
         )
-    return files, unpacked
-
-
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    if member.size > _MAX_PACKAGE_JSON:
-        raise InvalidPackage("package/package.json in the tarball is too large.")
-    fh = tar.extractfile(member)
-    if fh is None:
-        raise InvalidPackage("package/package.json in the tarball cannot be read.")
-    return fh.read()
-
-
-def _clean(manifest: dict[str, Any], name: str, version: str) -> dict[str, Any]:
-    cleaned = {k: v for k, v in manifest.items() if k not in _REGISTRY_KEYS}
-    cleaned["name"] = name
-    cleaned["version"] = version
-    cleaned["_id"] = f"{name}@{version}"
-    return cleaned

@@ -31,7 +31,10 @@ from airlock.stage.review import review
 from airlock.stage.schemas import StageInfo, StagePage
 
 DEFAULT_PER_PAGE = 10
+# npm's API documents 100 as the largest page; larger requests get 100 (and say so).
 MAX_PER_PAGE = 100
+# OFFSET page * perPage must fit every database's integer type.
+MAX_PAGE = 1_000_000
 
 
 async def list_stages(
@@ -39,10 +42,11 @@ async def list_stages(
 ) -> StagePage:
     """One page of the caller's visible stages, newest first, with the total count."""
     signed_in(principal)
-    if page < 0:
-        raise BadRequest("page must be 0 or more (pages are numbered from 0).")
-    if not 1 <= per_page <= MAX_PER_PAGE:
+    if not 0 <= page <= MAX_PAGE:
+        raise BadRequest(f"page must be between 0 and {MAX_PAGE} (pages are numbered from 0).")
+    if per_page < 1:
         raise BadRequest(f"perPage must be between 1 and {MAX_PER_PAGE}.")
+    per_page = min(per_page, MAX_PER_PAGE)
     query = visible_stages(principal, ctx.clock.now(), package)
     async with ctx.db.read() as session:
         total = await count(session, query)
@@ -86,8 +90,11 @@ async def _latest_manifest(session: AsyncSession, package_id: uuid.UUID) -> dict
     return manifest
 
 
-async def version_status(ctx: AppContext, principal: Principal, name: str, version: str) -> str:
-    """ "staged" or "published", for those allowed to know; NotFound for everyone else.
+async def version_status(
+    ctx: AppContext, principal: Principal, name: str, version: str
+) -> tuple[str, uuid.UUID | None]:
+    """("staged", stage id) or ("published", None), for those allowed to know; NotFound for
+    everyone else.
 
     Published versions: whoever may read the package. Staged ones: its maintainers and the
     stager. Trusted-publishing tokens are refused (403): they may only stage.
@@ -107,9 +114,9 @@ async def version_status(ctx: AppContext, principal: Principal, name: str, versi
         found, package = row
         facts = await packages_repo.facts(session, package.id, package.name, package.access)
     if found.state == PUBLISHED and can_see(principal, facts):
-        return "published"
+        return PUBLISHED, None
     lapse = found.expires_at
     live = found.state == STAGED and lapse is not None and lapse > ctx.clock.now()
     if live and can_see_stage(principal, facts, found.actor_id):
-        return "staged"
+        return STAGED, found.id
     raise missing

@@ -1,5 +1,7 @@
 """What a reviewer should look at before approving: install scripts and dependency changes
-against the version currently tagged `latest`. Pure functions over manifests.
+against the version currently tagged `latest`. Pure functions over manifests, which are
+the tarball's own package.json as npm normalises it (packages/manifest.py), so a
+binding.gyp shows up as its `install: node-gyp rebuild` script.
 
 npm prints stage items as `key: value` lines, so every summary is one line of text.
 """
@@ -9,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# Lifecycle scripts npm runs when the package is installed as a dependency.
-INSTALL_SCRIPTS = ("preinstall", "install", "postinstall")
+from airlock.packages.manifest import INSTALL_SCRIPTS
+
 DEPENDENCY_FIELDS = ("dependencies", "optionalDependencies", "peerDependencies")
 NONE = "none"
 

@@ -145,10 +145,10 @@ def parse_scope_limits(body: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str
     packages = _list(body.get("packages"), "packages")
     scopes = [s if s.startswith("@") else f"@{s}" for s in _list(body.get("scopes"), "scopes")]
     for name in packages:
-        if not _PACKAGE.match(name):
+        if not _PACKAGE.fullmatch(name):
             raise BadRequest(f"Invalid package name {name!r} in the token's package list.")
     for scope in scopes:
-        if not _SCOPE.match(scope):
+        if not _SCOPE.fullmatch(scope):
             raise BadRequest(f"Invalid scope {scope!r} in the token's scope list.")
     return tuple(packages), tuple(scopes)
 

@@ -17,13 +17,14 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from airlock.authz.actions import Action
 from airlock.authz.principal import Principal
 from airlock.context import AppContext
-from airlock.errors import BadRequest, Unauthorized
-from airlock.packages import manage, service
+from airlock.errors import AirlockError, BadRequest, Unauthorized
+from airlock.packages import manage, write
 from airlock.packages.names import validate_name
 from airlock.packages.upload import parse_publish_body
-from airlock.web.deps import Ctx, CurrentPrincipal, read_body
+from airlock.web.deps import Ctx, CurrentPrincipal, read_body, read_json_object
 from airlock.web.npm import names
 from airlock.web.npm.owners import maintainer_names_from
 from airlock.web.npm.responses import json_response
@@ -34,6 +35,7 @@ router = APIRouter()
 
 # JSON and readme around the base64 tarball (which grows by 4/3).
 _BODY_OVERHEAD = 8 * 1024 * 1024
+_STAR_LIMIT = 64 * 1024
 
 
 def publish_body_limit(ctx: AppContext) -> int:
@@ -46,12 +48,16 @@ def _require_user(principal: Principal, name: str) -> None:
 
 
 async def read_big_json(request: Request, limit: int) -> dict[str, Any]:
-    """A large JSON body, parsed off the event loop."""
+    """A large JSON body, parsed off the event loop, a few at a time per process.
+
+    Parsing multiplies memory (a 28 MiB body of tiny objects is ~400 MB of Python
+    objects), so at most `max_large_body_parses` run at once; the others wait.
+    """
     raw = await read_body(request, limit)
     if not raw.strip():
         raise BadRequest("Request body is empty; expected JSON.")
     try:
-        body = await anyio.to_thread.run_sync(orjson.loads, raw)
+        body = await anyio.to_thread.run_sync(orjson.loads, raw, limiter=_parse_limiter(request))
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"Request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
@@ -59,11 +65,27 @@ async def read_big_json(request: Request, limit: int) -> dict[str, Any]:
     return body
 
 
+def _parse_limiter(request: Request) -> anyio.CapacityLimiter:
+    state = request.app.state
+    limiter: anyio.CapacityLimiter | None = getattr(state, "large_body_limiter", None)
+    if limiter is None:
+        ctx: AppContext = state.ctx
+        limiter = anyio.CapacityLimiter(ctx.settings.max_large_body_parses)
+        state.large_body_limiter = limiter
+    return limiter
+
+
 @router.put("/{name:pkg}")
 async def put_package(
     name: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> Response:
-    _require_user(principal, name)
+    try:
+        # Who may write here is known from the URL: strangers never get a big body parsed.
+        await write.check_may_write(ctx, principal, name, (Action.PUBLISH, Action.MANAGE))
+    except AirlockError:
+        if await _is_star(request):
+            return json_response({"ok": True, "success": True})
+        raise
     body = await read_big_json(request, publish_body_limit(ctx))
     versions = body.get("versions")
     if versions is None and "users" in body:
@@ -74,10 +96,19 @@ async def put_package(
         await manage.deprecate(ctx, principal, name, _deprecations(versions))
         return json_response({"ok": True, "success": True, "message": "package changed"}, 201)
     upload = await parse_publish_body(ctx.settings, name, body)
-    await service.publish(ctx, principal, upload)
+    await write.write_version(ctx, principal, upload, write.PUBLISH)
     return json_response(
         {"ok": True, "success": True, "message": f"+ {name}@{upload.version}"}, status=201
     )
+
+
+async def _is_star(request: Request) -> bool:
+    """Anyone may star a package they can read: a small body, and stars are not kept."""
+    try:
+        body = await read_json_object(request, _STAR_LIMIT)
+    except AirlockError:
+        return False
+    return "users" in body and "versions" not in body
 
 
 def _deprecations(versions: dict[str, Any]) -> dict[str, str]:

@@ -14,8 +14,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 
+from airlock.authz.actions import Action
 from airlock.clock import iso
 from airlock.errors import BadRequest, Unauthorized
+from airlock.packages import write
 from airlock.packages.upload import parse_publish_body
 from airlock.stage import decide, queries, service
 from airlock.stage.errors import MalformedStageId, StageNotFound
@@ -82,8 +84,9 @@ async def stage_publish(
     name: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> Response:
     if principal.user is None:
-        # Before reading a body of up to ~70 MB.
         raise Unauthorized(f"You must be logged in to stage {name}. Run `npm login`.")
+    # Before reading a body of up to ~70 MB: may this caller stage under this name at all?
+    await write.check_may_write(ctx, principal, name, (Action.STAGE,))
     # The same size limit as npm publish; JSON parsed off the event loop.
     body = await read_big_json(request, publish_body_limit(ctx))
     upload = await parse_publish_body(ctx.settings, name, body)
@@ -174,5 +177,9 @@ async def reject_stage(raw_id: str, ctx: Ctx, principal: CurrentPrincipal) -> Re
 async def version_status(
     name: str, version: str, ctx: Ctx, principal: CurrentPrincipal
 ) -> Response:
-    status = await queries.version_status(ctx, principal, name, version)
-    return json_response({"status": status})
+    status, staged_as = await queries.version_status(ctx, principal, name, version)
+    # CI pollers need to know what the answer is about, and which stage to wait for.
+    body = {"packageName": name, "version": version, "status": status}
+    if staged_as is not None:
+        body["stageId"] = str(staged_as)
+    return json_response(body)
