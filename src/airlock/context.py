@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from airlock.clock import Clock, SystemClock
 from airlock.db.engine import Database
+from airlock.packages.readcache import ChangeCounter, ReadCache
 from airlock.settings import Settings
 from airlock.storage.base import BlobStore
 from airlock.storage.factory import make_blob_store
@@ -19,9 +20,16 @@ class AppContext:
     blobs: BlobStore
     clock: Clock
     tokens: TokenAuthenticator = field(init=False)
+    reads: ReadCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.tokens = TokenAuthenticator(self.db, self.clock, self.settings.auth_cache_seconds)
+        self.reads = ReadCache(
+            self.db,
+            max_age=self.settings.read_cache_seconds,
+            max_entries=self.settings.read_cache_max_entries,
+            counter=ChangeCounter(self.settings.data / "run" / "changes.seq"),
+        )
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:

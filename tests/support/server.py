@@ -63,7 +63,8 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self.data.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "AIRLOCK_LOG_LEVEL": "warning", **self.env}
+        # One process unless a test asks for more (`airlock serve` defaults to one per core).
+        env = {**os.environ, "AIRLOCK_LOG_LEVEL": "warning", "AIRLOCK_WORKERS": "1", **self.env}
         argv = [
             "serve",
             "--data",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,6 +13,14 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+# session.info key: names of packages a write transaction changed (see packages.service.touch).
+CHANGED_PACKAGES = "airlock_changed_packages"
+
+
+def mark_changed(session: AsyncSession, name: str) -> None:
+    """Tell read caches, once this transaction commits, that `name` changed."""
+    session.info.setdefault(CHANGED_PACKAGES, set()).add(name)
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -62,6 +70,8 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
         self.is_sqlite = url.startswith("sqlite")
+        # Called after a write commits with the package names it changed (read caches).
+        self.change_listeners: list[Callable[[Iterable[str]], None]] = []
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -78,8 +88,13 @@ class Database:
                 yield session
                 await session.commit()
             except BaseException:
+                session.info.pop(CHANGED_PACKAGES, None)
                 await session.rollback()
                 raise
+            changed = session.info.pop(CHANGED_PACKAGES, None)
+            if changed:
+                for listener in self.change_listeners:
+                    listener(changed)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -5,6 +5,7 @@ Restricted packages are invisible (404, as if missing) to everyone but their mai
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from airlock.packages import repository as repo
 from airlock.packages.errors import PackageNotFound
 from airlock.packages.models import Maintainer, Package, Version
 from airlock.packages.names import version_from_filename
+from airlock.packages.readcache import PackageFacts, can_read
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,27 @@ async def visible_package(session: AsyncSession, name: str, principal: Principal
     return package
 
 
+async def _may_read(
+    session: AsyncSession,
+    principal: Principal,
+    package_id: uuid.UUID,
+    name: str,
+    access: str,
+    *,
+    published: bool,
+) -> bool:
+    """The read cache's visibility rule (readcache.can_read) over freshly read facts."""
+    if access == "public" and published:
+        return True
+    ids: frozenset[uuid.UUID] = frozenset()
+    if principal.user is not None and await repo.is_maintainer(
+        session, package_id, principal.user.id
+    ):
+        ids = frozenset({principal.user.id})
+    facts = PackageFacts(name=name, access=access, maintainer_ids=ids, published=published)
+    return can_read(principal, facts)
+
+
 async def packument(
     ctx: AppContext, principal: Principal, name: str, *, abbreviated: bool, gzip: bool
 ) -> StoredDoc:
@@ -82,10 +105,7 @@ async def packument(
         if body is None or etag is None:
             # Nothing published (only staged versions, or all unpublished): like a missing name.
             raise PackageNotFound(name)
-        if access != "public" and not (
-            principal.user is not None
-            and await repo.is_maintainer(session, package_id, principal.user.id)
-        ):
+        if not await _may_read(session, principal, package_id, name, access, published=True):
             raise PackageNotFound(name)
     tag = f'"{etag}-c"' if abbreviated else f'"{etag}"'
     return StoredDoc(body=body, etag=tag, gzipped=gzip, restricted=access != "public")
@@ -111,10 +131,7 @@ async def tarball(
             raise PackageNotFound(f"{name}@{version}")
         package_id, access, state, blob_key = row
         restricted = access != "public"
-        if restricted and not (
-            principal.user is not None
-            and await repo.is_maintainer(session, package_id, principal.user.id)
-        ):
+        if not await _may_read(session, principal, package_id, name, access, published=True):
             raise PackageNotFound(f"{name}@{version}")
     if state != "published" or blob_key is None:
         raise PackageNotFound(f"{name}@{version}")

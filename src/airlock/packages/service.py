@@ -16,6 +16,7 @@ from airlock.authz.actions import Action
 from airlock.authz.policy import authorize
 from airlock.authz.principal import Principal, TokenKind
 from airlock.context import AppContext
+from airlock.db.engine import mark_changed
 from airlock.errors import Conflict, Forbidden, Unauthorized
 from airlock.packages import repository as repo
 from airlock.packages.errors import PackageNotFound, StagedVersionConflict, VersionConflict
@@ -140,6 +141,7 @@ async def touch(ctx: AppContext, session: AsyncSession, package: Package) -> Non
     package.rev = (package.rev or 0) + 1
     await session.flush()
     await rebuild_packuments(ctx, session, package)
+    mark_changed(session, package.name)
 
 
 async def rebuild_packuments(ctx: AppContext, session: AsyncSession, package: Package) -> None:
