@@ -74,7 +74,8 @@ class LiveServer:
             "--port",
             str(self.port),
         ]
-        if os.environ.get("AIRLOCK_TEST_SPAWN") == "exec":
+        # Several workers: uvicorn's children cannot come from a daemonic forked process.
+        if os.environ.get("AIRLOCK_TEST_SPAWN") == "exec" or env["AIRLOCK_WORKERS"] != "1":
             with self.log.open("ab") as log:
                 self.proc = subprocess.Popen(
                     [sys.executable, "-m", "airlock", *argv],
