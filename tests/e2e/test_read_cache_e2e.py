@@ -33,7 +33,9 @@ def _publish(srv: LiveServer, token: str, name: str, version: str, **kw: object)
     assert resp.status_code in (200, 201), resp.text
 
 
-def _versions(srv: LiveServer, name: str, token: str | None = None, corgi: bool = False) -> set[str]:
+def _versions(
+    srv: LiveServer, name: str, token: str | None = None, corgi: bool = False
+) -> set[str]:
     headers = {**_auth(token), "accept-encoding": "gzip"}
     if corgi:
         headers["accept"] = CORGI

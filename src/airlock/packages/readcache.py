@@ -76,6 +76,8 @@ class Entry:
     docs: dict[tuple[bool, bool], bytes] = field(default_factory=dict)
     # version -> blob key of its tarball, published versions only; loaded on first use.
     tarballs: dict[str, str] | None = None
+    # blob key -> local file path (filesystem store), filled by the tarball fast path.
+    paths: dict[str, str] = field(default_factory=dict)
 
 
 class ChangeCounter:

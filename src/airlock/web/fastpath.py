@@ -139,7 +139,7 @@ class ReadFastPath:
         if key is None or entry.facts is None:
             await _not_found(send, f"Not found: {name}@{version}", head)
             return True
-        body = _tarball_body(self.ctx, key)
+        body = _tarball_body(self.ctx, entry, key)
         if body is None:
             return False
         private = "private" if entry.facts.access != "public" else "public"
@@ -169,19 +169,29 @@ def _parse(path: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _tarball_body(ctx: AppContext, key: str) -> bytes | None:
+def _tarball_body(ctx: AppContext, entry: Entry, key: str) -> bytes | None:
     """The tarball's bytes, or None to let the app serve it (remote store, large file,
     missing file: the app answers those as it always has)."""
-    path = ctx.blobs.local_path(key)
+    path = entry.paths.get(key)
     if path is None:
-        return None
+        # Resolving the path costs a few syscalls per component: once per key.
+        local = ctx.blobs.local_path(key)
+        if local is None:
+            return None
+        path = entry.paths[key] = str(local)
     try:
-        with open(path, "rb") as fh:  # small file, from the page cache
-            if os.fstat(fh.fileno()).st_size > _INLINE_TARBALL:
-                return None
-            return fh.read()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
+    try:
+        # A small file from the page cache: one read on the loop beats a thread hop.
+        if os.fstat(fd).st_size > _INLINE_TARBALL:
+            return None
+        return os.read(fd, _INLINE_TARBALL + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 async def _unknown_package(send: Send, name: str, head: bool) -> bool:
