@@ -124,16 +124,20 @@ def append(snap: PackageSnapshot, added: VersionSnapshot, old_full: bytes) -> Bu
 def _encode(
     snap: PackageSnapshot, doc: dict[str, Any], versions: dict[str, dict[str, Any]]
 ) -> BuiltPackument:
-    digest = hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    # One encoding: the digest is over the document without _id/_rev (the rev contains
+    # the digest), and those two keys are spliced in front of the same bytes. orjson keeps
+    # insertion order, so equal documents give equal bytes (and ETags).
+    body = orjson.dumps(doc)
+    digest = hashlib.sha256(body).hexdigest()
     rev = f"{snap.rev}-{digest[:32]}"
-    doc = {"_id": snap.name, "_rev": rev, **doc}
+    head = b'{"_id":' + orjson.dumps(snap.name) + b',"_rev":' + orjson.dumps(rev)
+    full_bytes = head + (b"," + body[1:] if len(body) > 2 else b"}")
     abbrev = {
         "name": snap.name,
         "modified": iso(snap.modified_at),
         "dist-tags": snap.dist_tags,
         "versions": {v: {k: d[k] for k in CORGI_FIELDS if k in d} for v, d in versions.items()},
     }
-    full_bytes = orjson.dumps(doc)
     abbrev_bytes = orjson.dumps(abbrev)
     return BuiltPackument(
         full=full_bytes,
