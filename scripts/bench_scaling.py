@@ -5,6 +5,8 @@
    Goal: the second costs at most twice the first.
 2. A ~20 MB packument (3,000 versions with long manifests) fetched in a loop by 8 clients
    while wrk measures a small packument: its p99 must stay under twice its idle p99.
+3. `npm stage list` (GET /-/stage, first page) with 10 and with 10,000 open stages; and the
+   small-packument p99 while the expiry sweep (every second here) deletes 10,000 stages.
 
 Starts its own `airlock serve` (SQLite, or --database-url) on 127.0.0.1; bounded: a fixed
 number of publishes and fixed-length wrk runs (Debian package `wrk`).
@@ -55,8 +57,26 @@ def put(
     return elapsed
 
 
-async def seed(data: Path, db_url: str, name: str, count: int, extra: dict) -> None:
-    """Copy version 1.0.0's row `count - 1` times (later publish times), then rebuild once."""
+def _copy(first: Version, version: str, extra: dict, **fields: object) -> Version:
+    """A new row for `version` sharing `first`'s tarball blob and digests."""
+    return Version(
+        id=uuid.uuid4(),
+        package_id=first.package_id,
+        version=version,
+        manifest={**first.manifest, "version": version, **extra},
+        blob_key=first.blob_key,
+        shasum=first.shasum,
+        integrity=first.integrity,
+        size=first.size,
+        file_count=first.file_count,
+        unpacked_size=first.unpacked_size,
+        **fields,
+    )
+
+
+async def _seed(data: Path, db_url: str, name: str, fill) -> None:  # type: ignore[no-untyped-def]
+    """Open a context on the server's database and let `fill(ctx, session, package, first)`
+    add rows next to the package's version 1.0.0, in one transaction."""
     ctx = build_context(Settings(data=data, database_url=db_url, port=0))
     try:
         async with ctx.db.write() as session:
@@ -64,34 +84,73 @@ async def seed(data: Path, db_url: str, name: str, count: int, extra: dict) -> N
                 await session.execute(select(Package).where(Package.name == name))
             ).scalar_one()
             first = (
-                await session.execute(select(Version).where(Version.package_id == package.id))
-            ).scalar_one()
-            assert first.published_at is not None
-            for i in range(1, count):
-                version = f"1.0.{i}"
-                manifest = {**first.manifest, "version": version, **extra}
-                session.add(
-                    Version(
-                        id=uuid.uuid4(),
-                        package_id=package.id,
-                        version=version,
-                        state="published",
-                        manifest=manifest,
-                        blob_key=first.blob_key,
-                        shasum=first.shasum,
-                        integrity=first.integrity,
-                        size=first.size,
-                        file_count=first.file_count,
-                        unpacked_size=first.unpacked_size,
-                        created_at=first.created_at,
-                        published_at=first.published_at + timedelta(milliseconds=i),
-                        npm_user=first.npm_user,
+                await session.execute(
+                    select(Version).where(
+                        Version.package_id == package.id, Version.version == "1.0.0"
                     )
                 )
-            await session.flush()
-            await rebuild_packuments(ctx, session, package)
+            ).scalar_one()
+            await fill(ctx, session, package, first)
     finally:
         await ctx.db.dispose()
+
+
+async def seed(data: Path, db_url: str, name: str, count: int, extra: dict) -> None:
+    """Copy version 1.0.0's row `count - 1` times (later publish times), then rebuild once."""
+
+    async def fill(ctx, session, package, first) -> None:  # type: ignore[no-untyped-def]
+        for i in range(1, count):
+            at = first.published_at + timedelta(milliseconds=i)
+            session.add(
+                _copy(
+                    first,
+                    f"1.0.{i}",
+                    extra,
+                    state="published",
+                    created_at=first.created_at,
+                    published_at=at,
+                    npm_user=first.npm_user,
+                )
+            )
+        await session.flush()
+        await rebuild_packuments(ctx, session, package)
+
+    await _seed(data, db_url, name, fill)
+
+
+async def seed_stages(
+    data: Path, db_url: str, name: str, count: int, *, expired: bool, start: int = 0
+) -> None:
+    """`count` staged versions of `name` (copies of its 1.0.0 row), open or already lapsed."""
+
+    async def fill(ctx, session, package, first) -> None:  # type: ignore[no-untyped-def]
+        now = ctx.clock.now()
+        expires = now - timedelta(seconds=1) if expired else now + timedelta(days=1)
+        for i in range(start, start + count):
+            session.add(
+                _copy(
+                    first,
+                    f"9.0.{i}",
+                    {},
+                    state="staged",
+                    created_at=now + timedelta(milliseconds=i),
+                    tag="latest",
+                    actor="bench",
+                    actor_type="user",
+                    expires_at=expires,
+                )
+            )
+
+    await _seed(data, db_url, name, fill)
+
+
+def median_ms(url: str, auth: dict[str, str], n: int) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        httpx.get(url, headers=auth, timeout=60).raise_for_status()
+        times.append(time.perf_counter() - start)
+    return round(statistics.median(times) * 1000, 1)
 
 
 def wrk(url: str, seconds: int, connections: int) -> float:
@@ -117,7 +176,8 @@ def main() -> None:
         data = Path(tmp) / "data"
         data.mkdir()
         db_url = args.database_url or f"sqlite:///{data / 'airlock.db'}"
-        server = LiveServer(data, db_url, env={"AIRLOCK_LOG_LEVEL": "warning"}).start()
+        env = {"AIRLOCK_LOG_LEVEL": "warning", "AIRLOCK_EXPIRY_SWEEP_SECONDS": "1"}
+        server = LiveServer(data, db_url, env=env).start()
         try:
             url = server.url
             auth = {"authorization": f"Bearer {signup(url, 'bench')}"}
@@ -162,6 +222,28 @@ def main() -> None:
                 "large_req_per_s": float(rps.group(1)) if rps else None,
             }
             print(json.dumps(results["large_packument"]), flush=True)
+
+            # 3. stage list costs one page; the expiry sweep does not slow reads.
+            put(url, auth, "staged", "1.0.0")
+            asyncio.run(seed_stages(data, server.database_url, "staged", 10, expired=False))
+            few = median_ms(f"{url}/-/stage", auth, args.samples)
+            asyncio.run(
+                seed_stages(data, server.database_url, "staged", 9990, expired=False, start=10)
+            )
+            page = httpx.get(f"{url}/-/stage", headers=auth, timeout=60)
+            many = median_ms(f"{url}/-/stage", auth, args.samples)
+            idle = wrk(small, args.seconds, 8)
+            put(url, auth, "lapsed", "1.0.0")
+            asyncio.run(seed_stages(data, server.database_url, "lapsed", 10_000, expired=True))
+            sweeping = wrk(small, args.seconds, 8)
+            results["stages"] = {
+                "list_10_ms": few,
+                "list_10000_ms": many,
+                "page_bytes_10000": len(page.content),
+                "small_p99_idle_ms": round(idle, 2),
+                "small_p99_while_sweeping_10000_ms": round(sweeping, 2),
+            }
+            print(json.dumps(results["stages"]), flush=True)
         finally:
             server.stop()
     if args.json:
