@@ -47,5 +47,8 @@ fmt: $(VENV)/.synced ## Format and autofix
 migrate: $(VENV)/.synced ## Apply migrations to the configured database
 	$(VENV)/bin/airlock migrate $(ARGS)
 
+bench: $(VENV)/.synced ## Side-by-side benchmark: Airlock, Verdaccio, nginx (bench/README.md, ~15 min)
+	scripts/bench.sh
+
 clean: ## Remove caches (not ./airlock-data)
 	rm -rf .cache .venv .pytest_cache .mypy_cache .ruff_cache

@@ -51,13 +51,16 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--versions", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=1, help="airlock serve --workers")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         db_url = args.database_url or f"sqlite:///{data / 'airlock.db'}"
-        server = LiveServer(data, db_url, env={"AIRLOCK_LOG_LEVEL": "warning"}).start()
+        server = LiveServer(
+            data, db_url, env={"AIRLOCK_LOG_LEVEL": "warning", "AIRLOCK_WORKERS": str(args.workers)}
+        ).start()
         try:
             token = signup(server.url, "bench")
             auth = {"authorization": f"Bearer {token}"}

@@ -129,6 +129,23 @@ class Settings(BaseSettings):
         description="How many large JSON bodies (publish, stage, unpublish) one process parses at once; more wait their turn.",
     )
 
+    # --- perf: read caches and server processes (docs/performance.md) ---
+    read_cache_seconds: float = Field(
+        1.0,
+        ge=0.0,
+        description="Longest time a packument or package fact cached by one process may lag a write made by another instance on the same database (writes by the same instance are seen at once).",
+    )
+    read_cache_max_entries: int = Field(
+        10_000,
+        ge=1,
+        description="Packages (and unknown names) one process keeps in its read cache; the cache starts over when full.",
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="Server processes of `airlock serve` sharing one port. Default: one per CPU core.",
+    )
+
     @field_validator("oidc_github_issuer", "oidc_gitlab_issuer", "oidc_circleci_issuer")
     @classmethod
     def _issuer_url(cls, v: str) -> str:

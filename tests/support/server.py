@@ -63,7 +63,8 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self.data.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "AIRLOCK_LOG_LEVEL": "warning", **self.env}
+        # One process unless a test asks for more (`airlock serve` defaults to one per core).
+        env = {**os.environ, "AIRLOCK_LOG_LEVEL": "warning", "AIRLOCK_WORKERS": "1", **self.env}
         argv = [
             "serve",
             "--data",
@@ -73,7 +74,8 @@ class LiveServer:
             "--port",
             str(self.port),
         ]
-        if os.environ.get("AIRLOCK_TEST_SPAWN") == "exec":
+        # Several workers: uvicorn's children cannot come from a daemonic forked process.
+        if os.environ.get("AIRLOCK_TEST_SPAWN") == "exec" or env["AIRLOCK_WORKERS"] != "1":
             with self.log.open("ab") as log:
                 self.proc = subprocess.Popen(
                     [sys.executable, "-m", "airlock", *argv],

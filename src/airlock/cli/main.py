@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import Annotated
 
@@ -38,6 +39,10 @@ def serve(
     public_url: Annotated[
         str | None, typer.Option(help="URL clients use, for tarball links (http://HOST:PORT).")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes sharing the port [one per CPU core].", min=1),
+    ] = None,
 ) -> None:
     """Start the registry (runs database migrations first)."""
     import uvicorn
@@ -46,28 +51,44 @@ def serve(
     from airlock.db.migrate import upgrade
     from airlock.storage.filesystem import FilesystemBlobStore
     from airlock.web.app import create_app
+    from airlock.web.asgi import SETTINGS_ENV, worker_count
 
     settings = _settings(
-        config, data=data, database_url=database_url, host=host, port=port, public_url=public_url
+        config,
+        data=data,
+        database_url=database_url,
+        host=host,
+        port=port,
+        public_url=public_url,
+        workers=workers,
     )
     ctx = build_context(settings)
     upgrade(settings.effective_database_url)
     if isinstance(ctx.blobs, FilesystemBlobStore):
         ctx.blobs.sweep_temp_files()
     url = settings.base_url
-    print(f"Airlock is listening on {url}/", flush=True)
-    print(f"Point npm at it with this line in .npmrc:  registry={url}/", flush=True)
-    uvicorn.run(
-        create_app(ctx),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        server_header=False,
-        # Airlock reads X-Forwarded-For itself, and only from `trusted_proxies`
-        # (web/deps.client_ip): uvicorn's default trusts it from any loopback peer.
-        proxy_headers=False,
+    count = worker_count(settings)
+    print(
+        f"Airlock is listening on {url}/ ({count} process{'es' if count > 1 else ''})", flush=True
     )
+    print(f"Point npm at it with this line in .npmrc:  registry={url}/", flush=True)
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,
+        "server_header": False,
+        # Airlock reads X-Forwarded-For itself, and only from `trusted_proxies`
+        # (web/client_address.py): uvicorn's default trusts it from any loopback peer.
+        "proxy_headers": False,
+    }
+    if count == 1:
+        uvicorn.run(create_app(ctx), **common)  # type: ignore[arg-type]
+        return
+    # Each worker process builds its own context from the same settings (uvicorn spawns
+    # them and imports the factory); the parent only holds the shared socket.
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    uvicorn.run("airlock.web.asgi:app_from_environment", factory=True, workers=count, **common)  # type: ignore[arg-type]
 
 
 @app.command("settings")

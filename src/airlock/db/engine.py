@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,6 +21,14 @@ from airlock.errors import BadRequest
 # A NUL character, raw or as the JSON escape \u0000 (an odd number of backslashes before it;
 # "\\u0000" is an escaped backslash followed by text).
 _NUL = re.compile(r"\x00|(?:^|[^\\])(?:\\\\)*\\u0000")
+
+# session.info key: names of packages a write transaction changed (see packages.service.touch).
+CHANGED_PACKAGES = "airlock_changed_packages"
+
+
+def mark_changed(session: AsyncSession, name: str) -> None:
+    """Tell read caches, once this transaction commits, that `name` changed."""
+    session.info.setdefault(CHANGED_PACKAGES, set()).add(name)
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -90,6 +99,9 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = make_sessionmaker(self.engine)
         self.is_sqlite = url.startswith("sqlite")
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # Called after a write commits with the package names it changed (read caches).
+        self.change_listeners: list[Callable[[Iterable[str]], None]] = []
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -99,6 +111,18 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction that commits on success and rolls back on any exception."""
+        if self._write_lock is None:
+            async with self._write() as session:
+                yield session
+            return
+        # SQLite has one writer at a time. Queue this process's writers here: waiting in
+        # SQLite's busy handler sleeps in growing steps (up to 100 ms), which under
+        # concurrent publishes left the server mostly idle (docs/performance.md).
+        async with self._write_lock, self._write() as session:
+            yield session
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
             # On SQLite this makes the transaction start with BEGIN IMMEDIATE.
             await session.connection(execution_options={"airlock_write": True})
@@ -106,8 +130,13 @@ class Database:
                 yield session
                 await session.commit()
             except BaseException:
+                session.info.pop(CHANGED_PACKAGES, None)
                 await session.rollback()
                 raise
+            changed = session.info.pop(CHANGED_PACKAGES, None)
+            if changed:
+                for listener in self.change_listeners:
+                    listener(changed)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

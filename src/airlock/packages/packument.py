@@ -87,17 +87,57 @@ class BuiltPackument:
 def build(snap: PackageSnapshot) -> BuiltPackument:
     """Encode both documents, their gzip forms and an ETag."""
     versions = {v.version: _version_doc(snap, v) for v in snap.versions}
-    doc = _full_doc(snap, versions)
-    digest = hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return _encode(snap, _full_doc(snap, versions), versions)
+
+
+def append(snap: PackageSnapshot, added: VersionSnapshot, old_full: bytes) -> BuiltPackument | None:
+    """The documents after one more version went live, from the stored full document
+    instead of every version row (publishing version 5,001 must not cost 5,000 rebuilds).
+
+    `snap.versions` holds only `added`. Gives None (the caller rebuilds everything) unless
+    the result is exactly what `build` would produce: `latest` names a published version
+    and `added` is the newest publish, so it comes last in the version order.
+    """
+    old = orjson.loads(old_full)
+    versions: dict[str, dict[str, Any]] = old.get("versions") or {}
+    times: dict[str, str] = old.get("time") or {}
+    stamp = iso(added.published_at)
+    if added.version in versions or any(
+        stamp <= t for k, t in times.items() if k not in ("created", "modified")
+    ):
+        return None
+    versions[added.version] = _version_doc(snap, added)
+    latest = snap.dist_tags.get("latest")
+    if latest not in versions:
+        return None
+    if latest == added.version:
+        doc = _full_doc(snap, versions, time=times, added=added)
+    else:
+        # The latest version (top-level fields, readme) is unchanged: keep them.
+        doc = _full_doc(snap, versions, time=times, added=added, latest=None)
+        for key in (*_TOP_FIELDS, "readme", "readmeFilename"):
+            if key in old:
+                doc[key] = old[key]
+    return _encode(snap, doc, versions)
+
+
+def _encode(
+    snap: PackageSnapshot, doc: dict[str, Any], versions: dict[str, dict[str, Any]]
+) -> BuiltPackument:
+    # One encoding: the digest is over the document without _id/_rev (the rev contains
+    # the digest), and those two keys are spliced in front of the same bytes. orjson keeps
+    # insertion order, so equal documents give equal bytes (and ETags).
+    body = orjson.dumps(doc)
+    digest = hashlib.sha256(body).hexdigest()
     rev = f"{snap.rev}-{digest[:32]}"
-    doc = {"_id": snap.name, "_rev": rev, **doc}
+    head = b'{"_id":' + orjson.dumps(snap.name) + b',"_rev":' + orjson.dumps(rev)
+    full_bytes = head + (b"," + body[1:] if len(body) > 2 else b"}")
     abbrev = {
         "name": snap.name,
         "modified": iso(snap.modified_at),
         "dist-tags": snap.dist_tags,
         "versions": {v: {k: d[k] for k in CORGI_FIELDS if k in d} for v, d in versions.items()},
     }
-    full_bytes = orjson.dumps(doc)
     abbrev_bytes = orjson.dumps(abbrev)
     return BuiltPackument(
         full=full_bytes,
@@ -109,15 +149,35 @@ def build(snap: PackageSnapshot) -> BuiltPackument:
     )
 
 
-def _full_doc(snap: PackageSnapshot, versions: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    latest = _latest(snap)
+_LATEST = object()  # _full_doc's default: pick the latest version from the snapshot
+
+
+def _full_doc(
+    snap: PackageSnapshot,
+    versions: dict[str, dict[str, Any]],
+    *,
+    time: dict[str, str] | None = None,
+    added: VersionSnapshot | None = None,
+    latest: Any = _LATEST,
+) -> dict[str, Any]:
+    """The full document; with `time` and `added`, the stored times plus the added version
+    (and `latest=None`: no top-level fields from a version, the caller copies them)."""
+    if latest is _LATEST:
+        latest = added if added is not None else _latest(snap)
     top: dict[str, Any] = {"name": snap.name, "dist-tags": snap.dist_tags, "versions": versions}
-    time: dict[str, str] = {"created": iso(snap.created_at), "modified": iso(snap.modified_at)}
-    for v in snap.versions:
-        time[v.version] = iso(v.published_at)
+    if time is None:
+        time = {"created": iso(snap.created_at), "modified": iso(snap.modified_at)}
+        for v in snap.versions:
+            time[v.version] = iso(v.published_at)
+    else:
+        time["modified"] = iso(snap.modified_at)
+        if added is not None:
+            time[added.version] = iso(added.published_at)
     top["time"] = time
     top["maintainers"] = snap.maintainers
     top["users"] = {}
+    if added is not None and latest is None:
+        return top
     if latest is not None:
         for key in _TOP_FIELDS:
             if key in latest.manifest:

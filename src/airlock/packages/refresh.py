@@ -13,6 +13,7 @@ import logging
 from sqlalchemy import or_, select
 
 from airlock.context import AppContext
+from airlock.db.engine import mark_changed
 from airlock.packages.models import Package
 from airlock.packages.service import rebuild_packuments
 
@@ -41,6 +42,7 @@ async def refresh_packuments(ctx: AppContext) -> int:
             ).scalar_one_or_none()
             if package is not None and package.packument_base != ctx.settings.base_url:
                 await rebuild_packuments(ctx, session, package)
+                mark_changed(session, package.name)
     if names:
         log.info("rebuilt %d packuments for public URL %s", len(names), ctx.settings.base_url)
     return len(names)

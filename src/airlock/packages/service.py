@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -13,12 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from airlock.authz.principal import Principal, TokenKind
 from airlock.context import AppContext
+from airlock.db.engine import mark_changed
 from airlock.errors import Forbidden, Unauthorized
 from airlock.packages import repository as repo
 from airlock.packages.errors import PackageNotFound
 from airlock.packages.models import Maintainer, Package, Version
 from airlock.packages.names import scope_of
-from airlock.packages.packument import PackageSnapshot, VersionSnapshot, build, highest
+from airlock.packages.packument import (
+    BuiltPackument,
+    PackageSnapshot,
+    VersionSnapshot,
+    append,
+    build,
+    highest,
+)
 from airlock.packages.upload import Upload
 from airlock.storage.base import tarball_key
 
@@ -112,7 +121,7 @@ async def make_live(
     await repo.set_dist_tag(session, package.id, tag, version.version)
     if tag != "latest" and "latest" not in tags:
         await repo.set_dist_tag(session, package.id, "latest", version.version)
-    await touch(ctx, session, package)
+    await touch(ctx, session, package, added=version)
 
 
 async def lock_package(session: AsyncSession, package: Package) -> None:
@@ -130,17 +139,25 @@ async def lock_package(session: AsyncSession, package: Package) -> None:
     )
 
 
-async def touch(ctx: AppContext, session: AsyncSession, package: Package) -> None:
-    """Record a change to the package: new revision, modified time, fresh packuments."""
+async def touch(
+    ctx: AppContext, session: AsyncSession, package: Package, added: Version | None = None
+) -> None:
+    """Record a change to the package: new revision, modified time, fresh packuments
+    (`added`: the change is that one version went live, so the documents can be extended)."""
     await lock_package(session, package)
     package.modified_at = ctx.clock.now()
     package.rev = (package.rev or 0) + 1
     await session.flush()
-    await rebuild_packuments(ctx, session, package)
+    await rebuild_packuments(ctx, session, package, added=added)
+    mark_changed(session, package.name)
 
 
-async def rebuild_packuments(ctx: AppContext, session: AsyncSession, package: Package) -> None:
+async def rebuild_packuments(
+    ctx: AppContext, session: AsyncSession, package: Package, added: Version | None = None
+) -> None:
     """Build and store the full and abbreviated documents (None if nothing is published)."""
+    if added is not None and await extend_packuments(ctx, session, package, added):
+        return
     published = await repo.versions_in_state(session, package.id, "published")
     if not published:
         package.packument_full = package.packument_abbrev = None
@@ -149,8 +166,18 @@ async def rebuild_packuments(ctx: AppContext, session: AsyncSession, package: Pa
         package.description = None
         await session.flush()
         return
+    snap = await _package_snapshot(ctx, session, package, published)
+    built = await anyio.to_thread.run_sync(build, snap)
+    _store(package, snap, built)
+    _search_fields(package, snap)
+    await session.flush()
+
+
+async def _package_snapshot(
+    ctx: AppContext, session: AsyncSession, package: Package, versions: Sequence[Version]
+) -> PackageSnapshot:
     users = await repo.maintainers(session, package.id)
-    snap = PackageSnapshot(
+    return PackageSnapshot(
         name=package.name,
         rev=package.rev,
         created_at=package.created_at,
@@ -158,15 +185,38 @@ async def rebuild_packuments(ctx: AppContext, session: AsyncSession, package: Pa
         base_url=ctx.settings.base_url,
         maintainers=[{"name": u.name, "email": u.email or ""} for u in users],
         dist_tags=await repo.dist_tags(session, package.id),
-        versions=[_snapshot(v) for v in published],
+        versions=[_snapshot(v) for v in versions],
     )
-    built = await anyio.to_thread.run_sync(build, snap)
+
+
+def _store(package: Package, snap: PackageSnapshot, built: BuiltPackument) -> None:
     package.packument_full, package.packument_abbrev = built.full, built.abbrev
     package.packument_full_gz, package.packument_abbrev_gz = built.full_gz, built.abbrev_gz
     package.etag, package.rev_id = built.etag, built.rev
     package.packument_base = snap.base_url
-    _search_fields(package, snap)
+
+
+async def extend_packuments(
+    ctx: AppContext, session: AsyncSession, package: Package, added: Version
+) -> bool:
+    """Add one newly live version to the stored documents without reading the other
+    versions (packument.append); False when a full rebuild is needed instead."""
+    old = (
+        await session.execute(
+            select(Package.packument_full, Package.packument_base).where(Package.id == package.id)
+        )
+    ).first()
+    if old is None or old[0] is None or old[1] != ctx.settings.base_url:
+        return False
+    snap = await _package_snapshot(ctx, session, package, [added])
+    built = await anyio.to_thread.run_sync(append, snap, snap.versions[0], old[0])
+    if built is None:
+        return False
+    _store(package, snap, built)
+    if snap.dist_tags.get("latest") == added.version:
+        _search_fields(package, snap)
     await session.flush()
+    return True
 
 
 def _snapshot(v: Version) -> VersionSnapshot:

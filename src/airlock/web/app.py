@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from airlock.context import AppContext
 from airlock.web.errors import install_error_handlers
+from airlock.web.fastpath import ReadFastPath
 from airlock.web.jobs import BACKGROUND_JOBS
 from airlock.web.npm import (
     access,
@@ -78,4 +79,6 @@ def create_app(ctx: AppContext) -> FastAPI:
     ):
         app.include_router(module.router)
     app.add_middleware(names.ScopedNameMiddleware)
+    # Outermost: packument and tarball GETs answered from the read cache (docs/performance.md).
+    app.add_middleware(ReadFastPath, ctx=ctx)
     return app

@@ -3,7 +3,6 @@ bounded JSON bodies."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Any
 
 import orjson
@@ -12,8 +11,7 @@ from fastapi import Depends, Request
 from airlock.authz.principal import Principal, SignedIn
 from airlock.context import AppContext
 from airlock.errors import BadRequest, PayloadTooLarge, Unauthorized
-
-ANONYMOUS_IP = "0.0.0.0"  # noqa: S104 - a placeholder, never bound
+from airlock.web.client_address import ANONYMOUS_IP, resolve_client_ip
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -25,35 +23,11 @@ Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 
 def client_ip(request: Request) -> str:
-    """The client's address: the socket peer, unless the peer is a trusted proxy
-    (setting `trusted_proxies`); only then is X-Forwarded-For read, right to left,
-    skipping further trusted proxies."""
+    """The client's address (web.client_address has the rule)."""
     ctx: AppContext = request.app.state.ctx
     peer = request.client.host if request.client else ANONYMOUS_IP
-    proxies = ctx.settings.trusted_proxies
-    if not proxies or not _trusted(peer, proxies):
-        return peer
-    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",")]
-    for hop in reversed([h for h in hops if h]):
-        if not _trusted(hop, proxies):
-            return hop if _is_ip(hop) else peer
-    return peer
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _trusted(addr: str, proxies: list[str]) -> bool:
-    try:
-        ip = ipaddress.ip_address(addr)
-    except ValueError:
-        return False
-    return any(ip in ipaddress.ip_network(net) for net in proxies)
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return resolve_client_ip(peer, forwarded, ctx.settings.trusted_proxies)
 
 
 ClientIp = Annotated[str, Depends(client_ip)]

@@ -17,7 +17,7 @@ router = APIRouter()
 CORGI = "application/vnd.npm.install-v1+json"
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
+def matches_etag(if_none_match: str | None, etag: str) -> bool:
     if not if_none_match:
         return False
     if if_none_match.strip() == "*":
@@ -52,7 +52,7 @@ async def get_packument(
         "cache-control": "private, max-age=0" if doc.restricted else "public, max-age=0",
         "vary": "accept, accept-encoding, authorization",
     }
-    if _matches(request.headers.get("if-none-match"), doc.etag):
+    if matches_etag(request.headers.get("if-none-match"), doc.etag):
         return Response(status_code=304, headers=headers)
     if doc.gzipped:
         headers["content-encoding"] = "gzip"

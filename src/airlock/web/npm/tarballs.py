@@ -18,13 +18,13 @@ names.register()
 router = APIRouter()
 
 # A published tarball never changes (versions are immutable), so caches may keep it forever.
-_IMMUTABLE = "max-age=31536000, immutable"
+IMMUTABLE = "max-age=31536000, immutable"
 
 
 @router.get("/{name:pkg}/-/{filename}")
 async def get_tarball(name: str, filename: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
     key, restricted = await reads.tarball(ctx, principal, name, filename)
-    headers = {"cache-control": f"{'private' if restricted else 'public'}, {_IMMUTABLE}"}
+    headers = {"cache-control": f"{'private' if restricted else 'public'}, {IMMUTABLE}"}
     path = ctx.blobs.local_path(key)
     if path is not None:
         if not await anyio.Path(path).is_file():

@@ -1,0 +1,244 @@
+"""An in-process cache of what the hot read paths serve: packument bytes and package facts.
+
+Freshness rules (docs/performance.md):
+- A write committed by this process drops the package's entry at commit (the next read
+  loads the new state), and bumps a counter in a small shared file under the data folder,
+  so every worker process of the same `airlock serve` revalidates before its next read.
+- Other instances (other machines on the same database) are seen within
+  `read_cache_seconds`: a read that finds the last revalidation older than that first
+  revalidates every entry with one batched query on (name, rev, etag). Every change to a
+  package (versions, tags, access, maintainers) goes through `service.touch`, which bumps
+  `rev`; a rebuild for a new public URL changes `etag`.
+- Only packument documents, package facts and the published version -> blob key map are
+  cached. The version-status endpoint and staged-publishing decisions never read it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import mmap
+import os
+import struct
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from airlock.authz import visibility
+from airlock.authz.principal import Principal
+from airlock.db.engine import Database
+from airlock.packages.models import Maintainer, Package, Version
+
+_FORMS = {
+    (False, False): Package.packument_full,
+    (False, True): Package.packument_full_gz,
+    (True, False): Package.packument_abbrev,
+    (True, True): Package.packument_abbrev_gz,
+}
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class PackageFacts:
+    """What the visibility rule needs about a package (cached with its bytes)."""
+
+    name: str
+    access: str  # public | restricted
+    maintainer_ids: frozenset[uuid.UUID]
+    published: bool  # something public to show (a stored packument exists)
+
+
+def can_read(principal: Principal, facts: PackageFacts) -> bool:
+    """The cached paths' read decision: the one visibility rule (authz.visibility) on the
+    cached facts; a package with nothing published is seen only by its maintainers."""
+    rule_facts = visibility.PackageFacts.of(facts.name, facts.access, facts.maintainer_ids)
+    if not facts.published:
+        return visibility.maintains(principal, rule_facts)
+    return visibility.can_see(principal, rule_facts)
+
+
+@dataclass
+class Entry:
+    package_id: uuid.UUID | None  # None: no such package (a cached miss)
+    rev: int
+    etag: str | None
+    facts: PackageFacts | None
+    docs: dict[tuple[bool, bool], bytes] = field(default_factory=dict)
+    # version -> blob key of its tarball, published versions only; loaded on first use.
+    tarballs: dict[str, str] | None = None
+    # blob key -> local file path (filesystem store), filled by the tarball fast path.
+    paths: dict[str, str] = field(default_factory=dict)
+
+
+class ChangeCounter:
+    """A counter in a shared file: writers bump it, readers compare it (a memory read)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < 8:
+                os.ftruncate(fd, 8)
+            self._map = mmap.mmap(fd, 8)
+        finally:
+            os.close(fd)
+
+    def value(self) -> int:
+        return int(struct.unpack_from("<Q", self._map, 0)[0])
+
+    def bump(self) -> None:
+        # A lost increment between two processes is harmless: any change of the value
+        # makes readers revalidate, and the value changes whichever write lands last.
+        struct.pack_into("<Q", self._map, 0, (self.value() + 1) % 2**64)
+
+
+class ReadCache:
+    def __init__(
+        self, db: Database, *, max_age: float, max_entries: int, counter: ChangeCounter | None
+    ) -> None:
+        self.db = db
+        self.max_age = max_age
+        self.max_entries = max_entries
+        self.counter = counter
+        self._entries: dict[str, Entry] = {}
+        self._validated_at = time.monotonic()
+        self._seen_counter = counter.value() if counter else 0
+        self._revalidating: asyncio.Future[None] | None = None
+        # Bumped by every local change: a load that overlapped one is not kept.
+        self._generation = 0
+        db.change_listeners.append(self.changed)
+
+    # --- freshness ------------------------------------------------------------------
+
+    def changed(self, names: Iterable[str]) -> None:
+        """Called after a write transaction committed changes to these packages."""
+        self._generation += 1
+        for name in names:
+            self._entries.pop(name, None)
+        if self.counter is not None:
+            # Our own readers revalidate too (cheap), so a sibling's bump is never hidden.
+            self.counter.bump()
+
+    def _stale(self) -> bool:
+        if time.monotonic() - self._validated_at > self.max_age:
+            return True
+        return self.counter is not None and self.counter.value() != self._seen_counter
+
+    async def _fresh(self) -> None:
+        if not self._stale():
+            return
+        if self._revalidating is not None:
+            await asyncio.shield(self._revalidating)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._revalidating = future
+        try:
+            await self._revalidate()
+            future.set_result(None)
+        except BaseException as exc:
+            # Could not check: forget everything rather than serve unchecked entries.
+            self._entries.clear()
+            future.set_exception(exc)
+            raise
+        finally:
+            self._revalidating = None
+            with contextlib.suppress(BaseException):
+                future.exception()
+
+    async def _revalidate(self) -> None:
+        started = time.monotonic()
+        seen = self.counter.value() if self.counter else 0
+        names = list(self._entries)
+        current: dict[str, tuple[int, str | None]] = {}
+        async with self.db.read() as session:
+            for i in range(0, len(names), _BATCH):
+                rows = await session.execute(
+                    select(Package.name, Package.rev, Package.etag).where(
+                        Package.name.in_(names[i : i + _BATCH])
+                    )
+                )
+                current.update({n: (r, e) for n, r, e in rows.all()})
+        for name in names:
+            entry = self._entries.get(name)
+            if entry is None:
+                continue
+            now = current.get(name)
+            if entry.package_id is None:
+                if now is not None:
+                    self._entries.pop(name, None)
+            elif now != (entry.rev, entry.etag):
+                self._entries.pop(name, None)
+        self._validated_at = started
+        self._seen_counter = seen
+
+    # --- lookups --------------------------------------------------------------------
+
+    async def entry(self, name: str) -> Entry:
+        await self._fresh()
+        entry = self._entries.get(name)
+        if entry is None:
+            generation = self._generation
+            entry = await self._load(name)
+            if generation == self._generation:
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+                self._entries[name] = entry
+        return entry
+
+    async def _load(self, name: str) -> Entry:
+        async with self.db.read() as session:
+            row = (
+                await session.execute(
+                    select(Package.id, Package.rev, Package.etag, Package.access).where(
+                        Package.name == name
+                    )
+                )
+            ).first()
+            if row is None:
+                return Entry(package_id=None, rev=0, etag=None, facts=None)
+            package_id, rev, etag, access = row
+            ids = (
+                await session.execute(
+                    select(Maintainer.user_id).where(Maintainer.package_id == package_id)
+                )
+            ).scalars()
+            facts = PackageFacts(
+                name=name, access=access, maintainer_ids=frozenset(ids), published=etag is not None
+            )
+        return Entry(package_id=package_id, rev=rev, etag=etag, facts=facts)
+
+    async def document(
+        self, name: str, entry: Entry, abbreviated: bool, gzip: bool
+    ) -> bytes | None:
+        """One stored form of the packument (None if nothing is published)."""
+        key = (abbreviated, gzip)
+        body = entry.docs.get(key)
+        if body is None and entry.package_id is not None and entry.etag is not None:
+            async with self.db.read() as session:
+                row = (
+                    await session.execute(
+                        select(Package.etag, _FORMS[key]).where(Package.id == entry.package_id)
+                    )
+                ).first()
+            # Only keep bytes of the revision the entry describes (a write may have landed).
+            if row is not None and row[0] == entry.etag and row[1] is not None:
+                body = row[1]
+                entry.docs[key] = body
+        return body
+
+    async def tarball_key(self, entry: Entry, version: str) -> str | None:
+        if entry.package_id is None:
+            return None
+        if entry.tarballs is None:
+            async with self.db.read() as session:
+                rows = await session.execute(
+                    select(Version.version, Version.blob_key).where(
+                        Version.package_id == entry.package_id, Version.state == "published"
+                    )
+                )
+                entry.tarballs = {v: k for v, k in rows.all() if k is not None}
+        return entry.tarballs.get(version)
