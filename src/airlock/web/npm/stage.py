@@ -17,7 +17,7 @@ from starlette.responses import FileResponse, Response, StreamingResponse
 from airlock.clock import iso
 from airlock.errors import BadRequest, Unauthorized
 from airlock.packages.upload import parse_publish_body
-from airlock.stage import decide, queries, service
+from airlock.stage import decide, queries, risk, service
 from airlock.stage.errors import MalformedStageId, StageNotFound
 from airlock.stage.schemas import StageInfo
 from airlock.storage.base import BlobMissing
@@ -119,7 +119,7 @@ async def list_stages(request: Request, ctx: Ctx, principal: CurrentPrincipal) -
 @router.get("/-/stage/{raw_id}")
 async def view_stage(raw_id: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
     info = await queries.view_stage(ctx, principal, stage_id(raw_id))
-    return json_response(item(info))
+    return json_response({**item(info), **await risk.view_fields_for(ctx, info)})
 
 
 @router.get("/-/stage/{raw_id}/tarball")
