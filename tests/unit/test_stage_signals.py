@@ -61,10 +61,13 @@ def ids(
 
 BASE = V("1.0.0")
 MINIFIED = b"var a=1;" * 400 + b"\n"  # one 3200-character line
-RANDOM = base64.b64encode(os.urandom(30000))  # ~6 bits/byte on one... split into lines:
+RANDOM = base64.b64encode(os.urandom(30000))  # ~6 bits/byte, in short lines:
 OBFUSCATED = b"\n".join(RANDOM[i : i + 80] for i in range(0, len(RANDOM), 80))
 TOKEN = b"//registry.npmjs.org/:_authToken=npm_" + b"A1b2C3d4E5" * 3 + b"abcdef\n"
-KEY = b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n"
+KEY = (
+    b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+    b"-----END OPENSSH PRIVATE KEY-----\n"
+)
 TP_A = {"id": "github", "oidcConfigId": "oidc:a"}
 TP_B = {"id": "github", "oidcConfigId": "oidc:b"}
 BIG = os.urandom(200 * 1024)
