@@ -106,20 +106,23 @@ async def test_same_access_rule_as_the_stage(client, app_ctx):
 
 def _big_tarball(path: Path, version: str, files: int, size: int, seed: int, big: int = 0) -> None:
     """A gzip tar written member by member (never whole in memory)."""
-    with path.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as gz:
-        with tarfile.open(fileobj=gz, mode="w|") as tar:
-            pkg = f'{{"name":"big","version":"{version}"}}'.encode()
-            info = tarfile.TarInfo("package/package.json")
-            info.size = len(pkg)
-            tar.addfile(info, io.BytesIO(pkg))
-            for i in range(files + big):
-                if i >= files:
-                    size = 2 * 1024 * 1024
-                line = f"// file {i} seed {seed} ".encode() + os.urandom(8).hex().encode() + b"\n"
-                data = line * (size // len(line))
-                info = tarfile.TarInfo(f"package/src/f{i}.js")
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
+    with (
+        path.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as gz,
+        tarfile.open(fileobj=gz, mode="w|") as tar,
+    ):
+        pkg = f'{{"name":"big","version":"{version}"}}'.encode()
+        info = tarfile.TarInfo("package/package.json")
+        info.size = len(pkg)
+        tar.addfile(info, io.BytesIO(pkg))
+        for i in range(files + big):
+            if i >= files:
+                size = 2 * 1024 * 1024
+            line = f"// file {i} seed {seed} ".encode() + os.urandom(8).hex().encode() + b"\n"
+            data = line * (size // len(line))
+            info = tarfile.TarInfo(f"package/src/f{i}.js")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
 
 
 def test_limits_truncate_and_memory_stays_bounded(tmp_path):
