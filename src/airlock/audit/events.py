@@ -31,6 +31,10 @@ class Event(StrEnum):
     ACCESS_CHANGED = "package:access:changed"
     TRUST_CREATED = "package:trust:created"
     TRUST_REVOKED = "package:trust:revoked"
+    # Review (four-eyes, notifications).
+    POLICY_CHANGED = "package:policy:changed"
+    VERSION_APPROVAL_RECORDED = "package:version:approval-recorded"
+    VERSION_EXPIRING = "package:version:expiring"
 
 
 def record(

@@ -14,6 +14,7 @@ from airlock.web.errors import install_error_handlers
 from airlock.web.jobs import BACKGROUND_JOBS
 from airlock.web.npm import (
     access,
+    airlock_v1,
     dist_tags,
     misc,
     names,
@@ -63,6 +64,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     # Order matters: fixed /-/ routes first, then the catch-all package routes.
     for module in (
         misc,
+        airlock_v1,
         users,
         tokens,
         profile,

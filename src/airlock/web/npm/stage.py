@@ -152,6 +152,24 @@ async def _stream(ctx: Ctx, key: str) -> AsyncIterator[bytes]:
 @router.post("/-/stage/{raw_id}/approve")
 async def approve_stage(raw_id: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
     info = await decide.approve(ctx, principal, stage_id(raw_id))
+    if info.approvals < info.approvals_required:  # only set while more are needed
+        # Four-eyes: recorded, still staged. npm prints an npm-notice header as a notice.
+        waiting = (
+            f"Approval {info.approvals} of {info.approvals_required} recorded for "
+            f"{info.package}@{info.version}; it stays staged until "
+            f"{info.approvals_required} maintainers have approved."
+        )
+        return json_response(
+            {
+                "ok": True,
+                "message": waiting,
+                "approvals": info.approvals,
+                "approvalsRequired": info.approvals_required,
+                "status": "staged",
+            },
+            status=202,
+            headers={"npm-notice": waiting},
+        )
     # npm reads this body as JSON: an empty answer would fail the command after success.
     return json_response(
         {

@@ -1,0 +1,29 @@
+"""Airlock's own HTTP extensions under /-/airlock/v1/ (JSON, errors as {"error": ...})."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from airlock.stage import policy
+from airlock.web.deps import Ctx, CurrentPrincipal, read_json_object
+from airlock.web.npm import names
+from airlock.web.npm.responses import json_response
+
+names.register()
+router = APIRouter()
+
+
+@router.get("/-/airlock/v1/package/{name:pkg}/policy")
+async def get_policy(name: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
+    rule = await policy.get_rule(ctx, principal, name)
+    return json_response({"package": name, **rule.as_json()})
+
+
+@router.put("/-/airlock/v1/package/{name:pkg}/policy")
+async def put_policy(
+    name: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+) -> Response:
+    body = await read_json_object(request, 16 * 1024)
+    rule = await policy.set_rule(ctx, principal, name, body)
+    return json_response({"package": name, **rule.as_json()})
