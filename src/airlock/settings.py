@@ -110,6 +110,27 @@ class Settings(BaseSettings):
         description="How long an issuer's signing keys are cached (an unknown key id refetches sooner).",
     )
 
+    # -- review: audit, notifications (issue #11) --
+    operators: list[str] = Field(
+        default_factory=list,
+        description="Account names of operators: they may read the whole audit log (JSON list in the environment).",
+    )
+    webhooks: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description='Operator webhooks: a list of {"url", "secret", "events"} (events: names like package:version:staged, or "*"); JSON in AIRLOCK_WEBHOOKS.',
+    )
+    notify_expiring_seconds: int = Field(
+        24 * 3600,
+        description="How long before a stage lapses the package:version:expiring notification is sent.",
+    )
+    notify_retry_seconds: float = Field(
+        5.0,
+        description="First retry delay of a failed webhook delivery; doubles each attempt (up to an hour).",
+    )
+    notify_max_attempts: int = Field(
+        12, description="Webhook delivery attempts before a delivery is marked failed."
+    )
+
     @field_validator("oidc_github_issuer", "oidc_gitlab_issuer", "oidc_circleci_issuer")
     @classmethod
     def _issuer_url(cls, v: str) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from airlock.accounts.models import User
 from airlock.accounts.passwords import DUMMY_HASH, verify_password
+from airlock.audit.origin import set_origin
 from airlock.authz.principal import Principal
 from airlock.context import AppContext
 from airlock.errors import BadRequest, PayloadTooLarge, Unauthorized
@@ -50,6 +51,7 @@ async def get_principal(request: Request, ctx: Ctx) -> Principal:
     else:
         raise Unauthorized("Unsupported authorization header.")
     request.state.principal = principal
+    set_origin(principal)  # audit rows name this credential
     return principal
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from airlock.audit import query as audit_query
+from airlock.errors import BadRequest
 from airlock.stage import policy
 from airlock.web.deps import Ctx, CurrentPrincipal, read_json_object
 from airlock.web.npm import names
@@ -27,3 +29,21 @@ async def put_policy(
     body = await read_json_object(request, 16 * 1024)
     rule = await policy.set_rule(ctx, principal, name, body)
     return json_response({"package": name, **rule.as_json()})
+
+
+@router.get("/-/airlock/v1/audit")
+async def audit_log(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> Response:
+    q = request.query_params
+    try:
+        page = int(q.get("page") or 0)
+    except ValueError as exc:
+        raise BadRequest("page must be a whole number.") from exc
+    filters = audit_query.Filters(
+        package=q.get("package") or None,
+        actor=q.get("actor") or None,
+        event=q.get("event") or None,
+        since=audit_query.parse_time(q.get("since"), "since"),
+        until=audit_query.parse_time(q.get("until"), "until"),
+        page=page,
+    )
+    return json_response(await audit_query.search(ctx, principal, filters))
