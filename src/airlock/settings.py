@@ -131,6 +131,20 @@ class Settings(BaseSettings):
         12, description="Webhook delivery attempts before a delivery is marked failed."
     )
 
+    @field_validator("webhooks")
+    @classmethod
+    def _webhooks(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for hook in v:
+            url, secret, events = hook.get("url"), hook.get("secret"), hook.get("events", ["*"])
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise ValueError("every webhook needs a url starting with http:// or https://")
+            if not isinstance(secret, str) or not secret:
+                raise ValueError(f"webhook {url} needs a secret")
+            if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+                raise ValueError(f"events of webhook {url} must be a list of event names")
+            hook["events"] = events
+        return v
+
     @field_validator("oidc_github_issuer", "oidc_gitlab_issuer", "oidc_circleci_issuer")
     @classmethod
     def _issuer_url(cls, v: str) -> str:

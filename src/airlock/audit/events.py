@@ -37,6 +37,7 @@ class Event(StrEnum):
     POLICY_CHANGED = "package:policy:changed"
     VERSION_APPROVAL_RECORDED = "package:version:approval-recorded"
     VERSION_EXPIRING = "package:version:expiring"
+    HOOK_CHANGED = "package:hook:changed"
 
 
 def record(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from airlock.audit import query as audit_query
 from airlock.errors import BadRequest
+from airlock.notifications import hooks
 from airlock.stage import policy
 from airlock.web.deps import Ctx, CurrentPrincipal, read_json_object
 from airlock.web.npm import names
@@ -47,3 +50,35 @@ async def audit_log(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> 
         page=page,
     )
     return json_response(await audit_query.search(ctx, principal, filters))
+
+
+def _hook_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise BadRequest(f"Malformed hook id {raw!r}.") from exc
+
+
+@router.get("/-/airlock/v1/package/{name:pkg}/hooks")
+async def list_hooks(name: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
+    return json_response({"hooks": await hooks.list_hooks(ctx, principal, name)})
+
+
+@router.post("/-/airlock/v1/package/{name:pkg}/hooks")
+async def add_hook(name: str, request: Request, ctx: Ctx, principal: CurrentPrincipal) -> Response:
+    body = await read_json_object(request, 16 * 1024)
+    return json_response(await hooks.add_hook(ctx, principal, name, body), status=201)
+
+
+@router.delete("/-/airlock/v1/package/{name:pkg}/hooks/{raw_id}")
+async def remove_hook(name: str, raw_id: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
+    await hooks.remove_hook(ctx, principal, name, _hook_id(raw_id))
+    return json_response({"ok": True})
+
+
+@router.get("/-/airlock/v1/package/{name:pkg}/hooks/{raw_id}/deliveries")
+async def hook_deliveries(
+    name: str, raw_id: str, ctx: Ctx, principal: CurrentPrincipal
+) -> Response:
+    items = await hooks.deliveries(ctx, principal, name, _hook_id(raw_id))
+    return json_response({"deliveries": items})
