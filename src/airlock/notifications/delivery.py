@@ -70,7 +70,8 @@ async def _targets(session: AsyncSession, ctx: AppContext, row: OutboxEvent) -> 
         hooks = await session.scalars(
             select(PackageHook)
             .join(Package, Package.id == PackageHook.package_id)
-            .where(Package.name == row.package)
+            # A hook hears of events from its creation on, not of older undelivered ones.
+            .where(Package.name == row.package, PackageHook.created_at <= row.created_at)
         )
         for h in hooks.all():
             if wants(h.events, row.event):
