@@ -80,3 +80,20 @@ async def test_operators_see_everything_and_time_ranges_filter(client, app_ctx, 
     assert [it["version"] for it in later["items"]] == ["1.1.0"]
     earlier = await _events(client, root, "package=pkg-a&until=2026-01-01T00:30:00Z")
     assert [it["version"] for it in earlier["items"]] == ["1.0.0"]
+
+
+async def test_a_granular_token_is_named_by_kind_and_id(client, app_ctx):
+    from sqlalchemy import select
+
+    from airlock.tokens.models import Token
+    from tests.support.staging import add_token
+
+    await signup(client, "alice")
+    token = await add_token(app_ctx, "alice", kind="granular")
+    stage = await staged_id(client, token, "pkg-g", "1.0.0")
+    async with app_ctx.db.read() as session:
+        ids = {str(t.id) for t in (await session.scalars(select(Token))).all()}
+    [row] = (await _events(client, token, "event=package:version:staged"))["items"]
+    assert row["details"]["stage_id"] == stage
+    assert row["credential"]["kind"] == "granular" and row["credential"]["id"] in ids
+    assert token not in str(row)

@@ -74,3 +74,19 @@ async def test_a_refused_change_leaves_no_outbox_row(client, app_ctx):
     assert again.status_code == 409
     async with app_ctx.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxEvent)) == before
+
+
+async def test_expiring_soon_is_announced_once_per_stage(client, app_ctx, clock):
+    alice = await signup(client, "alice")
+    stage_id = await staged_id(client, alice, "pkg-h", "1.0.0")
+    assert await delivery.announce_expiring(app_ctx) == 0  # 14 days left: not yet
+    clock.advance(14 * 86400 - app_ctx.settings.notify_expiring_seconds + 1)
+    assert await delivery.announce_expiring(app_ctx) == 1
+    assert await delivery.announce_expiring(app_ctx) == 0
+    async with app_ctx.db.read() as session:
+        rows = (
+            await session.scalars(
+                select(OutboxEvent).where(OutboxEvent.event == "package:version:expiring")
+            )
+        ).all()
+    assert [r.payload["stageId"] for r in rows] == [stage_id]
