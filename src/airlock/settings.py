@@ -130,6 +130,15 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(
         12, description="Webhook delivery attempts before a delivery is marked failed."
     )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server for e-mail to maintainers about their packages (unset: no e-mail).",
+    )
+    smtp_port: int = Field(25, description="SMTP server port.")
+    smtp_from: str = Field("airlock@localhost", description="From address of notification e-mail.")
+    smtp_username: str | None = Field(None, description="SMTP user name (unset: no login).")
+    smtp_password: str | None = Field(None, description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
 
     @field_validator("webhooks")
     @classmethod

@@ -62,11 +62,13 @@ def audit(
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    table = Table("time", "event", "actor", "credential", "client", "target")
+    table = Table()
+    for column in ("time", "event", "actor", "credential", "client", "target"):
+        table.add_column(column, overflow="fold")
     for it in result["items"]:
         cred = it["credential"]["kind"] or ""
         if it["credential"]["id"]:
-            cred += f" {it['credential']['id']}"
+            cred += f" {it['credential']['id'][:8]}"
         target = "@".join(x for x in (it["package"], it["version"]) if x)
         table.add_row(it["time"], it["event"], it["actor"] or "", cred, it["client"] or "", target)
     console.print(table)

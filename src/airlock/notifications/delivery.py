@@ -17,6 +17,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiosmtplib
 import httpx
 import orjson
 from sqlalchemy import CursorResult, or_, select, update
@@ -25,7 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from airlock.audit.events import Event, record
 from airlock.audit.models import AuditEvent
 from airlock.context import AppContext
+from airlock.notifications import email
 from airlock.notifications.models import Delivery, OutboxEvent, PackageHook
+from airlock.packages import repository as packages_repo
 from airlock.packages.models import Package, Version
 from airlock.twofactor.encryption import cipher
 
@@ -76,6 +79,12 @@ async def _targets(session: AsyncSession, ctx: AppContext, row: OutboxEvent) -> 
         for h in hooks.all():
             if wants(h.events, row.event):
                 found.append(_delivery(row, f"hook:{h.id}", h.id, now))
+        if ctx.settings.smtp_host:
+            package = await packages_repo.get_package(session, row.package)
+            if package is not None:
+                for user in await packages_repo.maintainers(session, package.id):
+                    if user.email:
+                        found.append(_delivery(row, f"email:{user.email}", None, now))
     return found
 
 
@@ -165,6 +174,9 @@ async def _secret_and_url(ctx: AppContext, delivery: Delivery) -> tuple[str, str
 async def _send_one(
     ctx: AppContext, client: httpx.AsyncClient, delivery: Delivery, event: OutboxEvent
 ) -> None:
+    if delivery.target.startswith("email:"):
+        await _mail_one(ctx, delivery, event)
+        return
     where = await _secret_and_url(ctx, delivery)
     status: int | None = None
     error: str | None = None
@@ -190,6 +202,23 @@ async def _send_one(
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:1000]
     await _settle(ctx, delivery, status, error, gone=where is None)
+
+
+async def _mail_one(ctx: AppContext, delivery: Delivery, event: OutboxEvent) -> None:
+    error: str | None = None
+    if not ctx.settings.smtp_host:
+        await _settle(ctx, delivery, None, "e-mail is no longer configured", gone=True)
+        return
+    try:
+        await email.send(
+            ctx.settings,
+            delivery.target.removeprefix("email:"),
+            event.payload,
+            link(ctx, event.payload),
+        )
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+    await _settle(ctx, delivery, None, error, gone=False)
 
 
 async def _settle(
