@@ -146,6 +146,50 @@ class Settings(BaseSettings):
         description="Server processes of `airlock serve` sharing one port. Default: one per CPU core.",
     )
 
+    # -- review: audit, notifications (issue #11) --
+    operators: list[str] = Field(
+        default_factory=list,
+        description="Account names of operators: they may read the whole audit log (JSON list in the environment).",
+    )
+    webhooks: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description='Operator webhooks: a list of {"url", "secret", "events"} (events: names like package:version:staged, or "*"); JSON in AIRLOCK_WEBHOOKS.',
+    )
+    notify_expiring_seconds: int = Field(
+        24 * 3600,
+        description="How long before a stage lapses the package:version:expiring notification is sent.",
+    )
+    notify_retry_seconds: float = Field(
+        5.0,
+        description="First retry delay of a failed webhook delivery; doubles each attempt (up to an hour).",
+    )
+    notify_max_attempts: int = Field(
+        12, description="Webhook delivery attempts before a delivery is marked failed."
+    )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server for e-mail to maintainers about their packages (unset: no e-mail).",
+    )
+    smtp_port: int = Field(25, description="SMTP server port.")
+    smtp_from: str = Field("airlock@localhost", description="From address of notification e-mail.")
+    smtp_username: str | None = Field(None, description="SMTP user name (unset: no login).")
+    smtp_password: str | None = Field(None, description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+
+    @field_validator("webhooks")
+    @classmethod
+    def _webhooks(cls, v: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for hook in v:
+            url, secret, events = hook.get("url"), hook.get("secret"), hook.get("events", ["*"])
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise ValueError("every webhook needs a url starting with http:// or https://")
+            if not isinstance(secret, str) or not secret:
+                raise ValueError(f"webhook {url} needs a secret")
+            if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+                raise ValueError(f"events of webhook {url} must be a list of event names")
+            hook["events"] = events
+        return v
+
     @field_validator("oidc_github_issuer", "oidc_gitlab_issuer", "oidc_circleci_issuer")
     @classmethod
     def _issuer_url(cls, v: str) -> str:

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from airlock.audit.models import AuditEvent
+from airlock.audit.origin import current as current_origin
 from airlock.clock import Clock
+from airlock.notifications.outbox import enqueue
 
 
 class Event(StrEnum):
@@ -32,6 +34,11 @@ class Event(StrEnum):
     ACCESS_CHANGED = "package:access:changed"
     TRUST_CREATED = "package:trust:created"
     TRUST_REVOKED = "package:trust:revoked"
+    # Review (four-eyes, notifications).
+    POLICY_CHANGED = "package:policy:changed"
+    VERSION_APPROVAL_RECORDED = "package:version:approval-recorded"
+    VERSION_EXPIRING = "package:version:expiring"
+    HOOK_CHANGED = "package:hook:changed"
 
 
 def record(
@@ -44,14 +51,21 @@ def record(
     version: str | None = None,
     **details: Any,
 ) -> None:
-    """Add an audit row to the caller's transaction (it commits or rolls back with it)."""
-    session.add(
-        AuditEvent(
-            at=clock.now(),
-            event=event.value,
-            actor=actor,
-            package=package,
-            version=version,
-            details=details,
-        )
+    """Add an audit row to the caller's transaction (it commits or rolls back with it).
+
+    Events people are notified of also go to the outbox, in the same transaction.
+    """
+    origin = current_origin()
+    row = AuditEvent(
+        at=clock.now(),
+        event=event.value,
+        actor=actor,
+        package=package,
+        version=version,
+        details=details,
+        credential_kind=origin.credential_kind,
+        credential_id=origin.credential_id,
+        client=origin.client,
     )
+    session.add(row)
+    enqueue(session, row)

@@ -17,8 +17,12 @@ class AuditEvent(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     at: Mapped[datetime] = mapped_column(index=True)
-    event: Mapped[str] = mapped_column(String(64))
-    actor: Mapped[str | None] = mapped_column(String(214))
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str | None] = mapped_column(String(214), index=True)
     package: Mapped[str | None] = mapped_column(String(214), index=True)
     version: Mapped[str | None] = mapped_column(String(256))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Which credential acted (kind and id, never the secret) and from where.
+    credential_kind: Mapped[str | None] = mapped_column(String(32))
+    credential_id: Mapped[str | None] = mapped_column(String(64))
+    client: Mapped[str | None] = mapped_column(String(64))

@@ -2,16 +2,20 @@
 
 from airlock.accounts import models as accounts_models
 from airlock.audit import models as audit_models
+from airlock.notifications import models as notifications_models
 from airlock.oidc import models as oidc_models
 from airlock.packages import models as packages_models
+from airlock.stage import models as stage_models
 from airlock.tokens import models as tokens_models
 from airlock.twofactor import models as twofactor_models
 
 __all__ = [
     "accounts_models",
     "audit_models",
+    "notifications_models",
     "oidc_models",
     "packages_models",
+    "stage_models",
     "tokens_models",
     "twofactor_models",
 ]

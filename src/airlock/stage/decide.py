@@ -9,6 +9,7 @@ one decision wins, across any number of Airlock processes.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -20,13 +21,15 @@ from airlock.authz.actions import Action
 from airlock.authz.policy import authorize
 from airlock.authz.principal import Principal, UserRef
 from airlock.context import AppContext
-from airlock.errors import NotFound
+from airlock.errors import Forbidden, NotFound
 from airlock.packages import repository as packages_repo
 from airlock.packages import service as packages
 from airlock.packages.models import Package, Version
+from airlock.stage import policy as review_policy
 from airlock.stage.cleanup import forget_blobs
 from airlock.stage.errors import StageConflict, StageNotFound
 from airlock.stage.integrity import blob_matches
+from airlock.stage.models import StageApproval
 from airlock.stage.permissions import signed_in, token_covers
 from airlock.stage.repository import (
     PUBLISHED,
@@ -47,6 +50,9 @@ async def approve(ctx: AppContext, principal: Principal, stage_id: uuid.UUID) ->
             f"{info.integrity}. Nothing was published; reject the stage and stage it again."
         )
     async with ctx.db.write() as session:
+        progress = await _four_eyes(ctx, session, user, info)
+        if progress is not None:
+            return progress
         claimed = await session.execute(
             update(Version)
             .where(Version.id == stage_id, is_live(ctx.clock.now()))
@@ -76,6 +82,61 @@ async def approve(ctx: AppContext, principal: Principal, stage_id: uuid.UUID) ->
             tag=info.tag,
         )
     return info
+
+
+async def _four_eyes(
+    ctx: AppContext, session: AsyncSession, user: UserRef, info: StageInfo
+) -> StageInfo | None:
+    """Apply the package's review rule; a StageInfo means "recorded, not yet live".
+
+    The stage row is locked first (FOR UPDATE on PostgreSQL; SQLite writers are serial),
+    so two maintainers approving at once count each other's approval.
+    """
+    version = (
+        await session.execute(
+            select(Version).where(Version.id == info.id, is_live(ctx.clock.now())).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if version is None:
+        raise await _lost_race(session, info.id)
+    rule = await review_policy.rule_for(session, version.package_id)
+    if rule.four_eyes and (version.actor_id == user.id or version.actor == user.name):
+        raise Forbidden(
+            f"{info.package} requires four-eyes review: stage {info.id} was staged by "
+            f"{version.actor}, so another maintainer must approve it."
+        )
+    if rule.approvals_required <= 1:
+        return None
+    given = set(
+        (
+            await session.scalars(
+                select(StageApproval.user_id).where(StageApproval.version_id == info.id)
+            )
+        ).all()
+    )
+    if user.id in given:
+        raise StageConflict(
+            f"You already approved stage {info.id}; it needs {rule.approvals_required} "
+            f"approvals from different maintainers ({len(given)} so far)."
+        )
+    session.add(
+        StageApproval(version_id=info.id, user_id=user.id, user_name=user.name, at=ctx.clock.now())
+    )
+    count = len(given) + 1
+    if count >= rule.approvals_required:
+        return None
+    record(
+        session,
+        ctx.clock,
+        Event.VERSION_APPROVAL_RECORDED,
+        actor=user.name,
+        package=info.package,
+        version=info.version,
+        stage_id=str(info.id),
+        approvals=count,
+        approvals_required=rule.approvals_required,
+    )
+    return dataclasses.replace(info, approvals=count, approvals_required=rule.approvals_required)
 
 
 async def reject(ctx: AppContext, principal: Principal, stage_id: uuid.UUID) -> StageInfo:

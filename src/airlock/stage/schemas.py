@@ -30,6 +30,9 @@ class StageInfo:
     blob_key: str | None
     # Only `npm stage view` computes it (one extra query); lists leave it out.
     review: Review | None = None
+    # Four-eyes: set by approve() when an approval was recorded but more are needed.
+    approvals: int = 0
+    approvals_required: int = 0
 
     @classmethod
     def of(cls, version: Version, package: Package, review: Review | None = None) -> StageInfo:

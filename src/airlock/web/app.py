@@ -15,6 +15,7 @@ from airlock.web.fastpath import ReadFastPath
 from airlock.web.jobs import BACKGROUND_JOBS
 from airlock.web.npm import (
     access,
+    airlock_v1,
     dist_tags,
     misc,
     names,
@@ -23,6 +24,7 @@ from airlock.web.npm import (
     packages,
     profile,
     publish,
+    review,
     search,
     stage,
     tarballs,
@@ -63,9 +65,11 @@ def create_app(ctx: AppContext) -> FastAPI:
     # Order matters: fixed /-/ routes first, then the catch-all package routes.
     for module in (
         misc,
+        airlock_v1,
         users,
         tokens,
         profile,
+        review,
         stage,
         trust,
         oidc,

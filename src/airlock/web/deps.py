@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Request
 
+from airlock.audit.origin import set_origin
 from airlock.authz.principal import Principal, SignedIn
 from airlock.context import AppContext
 from airlock.errors import BadRequest, PayloadTooLarge, Unauthorized
@@ -62,6 +63,7 @@ async def get_principal(request: Request, ctx: Ctx) -> Principal:
     else:
         raise Unauthorized("Unsupported authorization header.")
     request.state.principal = principal
+    set_origin(principal)  # audit rows name this credential
     return principal
 
 

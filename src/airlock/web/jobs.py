@@ -27,3 +27,12 @@ def _register_packument_refresh() -> None:
 
 
 _register_packument_refresh()
+
+
+def _register_notifications() -> None:
+    from airlock.notifications.delivery import notifications_job
+
+    BACKGROUND_JOBS.append(notifications_job)
+
+
+_register_notifications()

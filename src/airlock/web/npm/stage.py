@@ -19,7 +19,7 @@ from airlock.clock import iso
 from airlock.errors import BadRequest, Unauthorized
 from airlock.packages import write
 from airlock.packages.upload import parse_publish_body
-from airlock.stage import decide, queries, service
+from airlock.stage import decide, queries, risk, service
 from airlock.stage.errors import MalformedStageId, StageNotFound
 from airlock.stage.schemas import StageInfo
 from airlock.storage.base import BlobMissing
@@ -122,7 +122,7 @@ async def list_stages(request: Request, ctx: Ctx, principal: CurrentPrincipal) -
 @router.get("/-/stage/{raw_id}")
 async def view_stage(raw_id: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
     info = await queries.view_stage(ctx, principal, stage_id(raw_id))
-    return json_response(item(info))
+    return json_response({**item(info), **await risk.view_fields_for(ctx, info)})
 
 
 @router.get("/-/stage/{raw_id}/tarball")
@@ -155,6 +155,24 @@ async def _stream(ctx: Ctx, key: str) -> AsyncIterator[bytes]:
 @router.post("/-/stage/{raw_id}/approve")
 async def approve_stage(raw_id: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
     info = await decide.approve(ctx, principal, stage_id(raw_id))
+    if info.approvals < info.approvals_required:  # only set while more are needed
+        # Four-eyes: recorded, still staged. npm prints an npm-notice header as a notice.
+        waiting = (
+            f"Approval {info.approvals} of {info.approvals_required} recorded for "
+            f"{info.package}@{info.version}; it stays staged until "
+            f"{info.approvals_required} maintainers have approved."
+        )
+        return json_response(
+            {
+                "ok": True,
+                "message": waiting,
+                "approvals": info.approvals,
+                "approvalsRequired": info.approvals_required,
+                "status": "staged",
+            },
+            status=202,
+            headers={"npm-notice": waiting},
+        )
     # npm reads this body as JSON: an empty answer would fail the command after success.
     return json_response(
         {

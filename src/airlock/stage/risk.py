@@ -1,0 +1,192 @@
+"""A stage next to the version it would replace: the pair the risk signals and the diff use.
+
+The compared version is, by default, the published version the stage's tag points at
+(`latest` when the tag is new), or any published version the reviewer names. Callers pass
+a StageInfo they got from queries.view_stage, which is where "may this caller see this
+stage?" is answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from airlock.audit.events import Event
+from airlock.audit.models import AuditEvent
+from airlock.context import AppContext
+from airlock.errors import NotFound
+from airlock.packages import repository as packages_repo
+from airlock.packages.models import Package, Version
+from airlock.stage import signals, tarscan
+from airlock.stage.repository import PUBLISHED
+from airlock.stage.schemas import StageInfo
+from airlock.storage.base import BlobMissing
+
+log = logging.getLogger("airlock.review")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the registry itself recorded about one version (no client claims)."""
+
+    version: str
+    blob_key: str
+    trusted_publisher: dict[str, Any] | None
+    has_provenance: bool
+
+    @classmethod
+    def of(cls, row: Version) -> Stored:
+        npm_user = row.npm_user or {}
+        tp = npm_user.get("trustedPublisher")
+        return cls(
+            version=row.version,
+            blob_key=row.blob_key or "",
+            trusted_publisher=tp if isinstance(tp, dict) else None,
+            has_provenance=row.provenance_key is not None,
+        )
+
+
+@dataclass(frozen=True)
+class Pair:
+    info: StageInfo
+    package_id: uuid.UUID
+    staged: Stored
+    compared: Stored | None
+
+
+@dataclass(frozen=True)
+class RiskReport:
+    compared_to: str | None
+    signals: list[signals.Signal]
+
+
+async def pair(ctx: AppContext, info: StageInfo, against: str | None) -> Pair:
+    async with ctx.db.read() as session:
+        row = await session.get(Version, info.id)
+        if row is None or row.blob_key is None:
+            raise NotFound(f"Stage {info.id} not found.")
+        compared = await _compared(session, row.package_id, info, against)
+        return Pair(
+            info=info,
+            package_id=row.package_id,
+            staged=Stored.of(row),
+            compared=Stored.of(compared) if compared is not None else None,
+        )
+
+
+async def _compared(
+    session: AsyncSession, package_id: uuid.UUID, info: StageInfo, against: str | None
+) -> Version | None:
+    if against is not None:
+        found = await packages_repo.get_version(session, package_id, against)
+        if found is None or found.state != PUBLISHED or found.blob_key is None:
+            raise NotFound(f"{info.package}@{against} is not a published version.")
+        return found
+    tags = await packages_repo.dist_tags(session, package_id)
+    target = tags.get(info.tag) or tags.get("latest")
+    if target is None:
+        return None
+    found = await packages_repo.get_version(session, package_id, target)
+    if found is None or found.state != PUBLISHED or found.blob_key is None:
+        return None
+    return found
+
+
+async def assess(ctx: AppContext, info: StageInfo, against: str | None = None) -> RiskReport:
+    """The risk signals of a stage (the caller has checked it may see it)."""
+    p = await pair(ctx, info, against)
+    staged_facts = await tarscan.facts(ctx.blobs, p.staged.blob_key)
+    compared_facts = (
+        await tarscan.facts(ctx.blobs, p.compared.blob_key) if p.compared is not None else None
+    )
+    added = signals.added_dependency_names(
+        staged_facts.manifest, compared_facts.manifest if compared_facts else {}
+    )
+    async with ctx.db.read() as session:
+        first = await _first_time(session, info)
+        not_hosted, scopes = await _hosting(session, added)
+    context = signals.Context(
+        tag=info.tag,
+        actor=info.actor,
+        first_time_actor=first,
+        not_hosted=frozenset(not_hosted),
+        hosted_scopes=frozenset(scopes),
+    )
+    staged_side = _side(p.staged, staged_facts)
+    compared_side = (
+        _side(p.compared, compared_facts)
+        if p.compared is not None and compared_facts is not None
+        else None
+    )
+    return RiskReport(
+        compared_to=p.compared.version if p.compared else None,
+        signals=signals.compute(staged_side, compared_side, context),
+    )
+
+
+def _side(stored: Stored, facts: tarscan.TarballFacts) -> signals.Side:
+    return signals.Side(
+        version=stored.version,
+        facts=facts,
+        trusted_publisher=stored.trusted_publisher,
+        has_provenance=stored.has_provenance,
+    )
+
+
+async def _first_time(session: AsyncSession, info: StageInfo) -> bool:
+    """Whether the audit log has no earlier stage or publish of this package by this actor."""
+    if info.actor is None:
+        return True
+    earlier = await session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.package == info.package,
+            AuditEvent.actor == info.actor,
+            AuditEvent.event.in_([Event.VERSION_STAGED.value, Event.VERSION_PUBLISHED.value]),
+            AuditEvent.version != info.version,
+        )
+    )
+    return not earlier
+
+
+async def _hosting(session: AsyncSession, names: set[str]) -> tuple[set[str], set[str]]:
+    """Of `names`: those with no package here, and the scopes this registry hosts."""
+    if not names:
+        return set(), set()
+    hosted = set((await session.scalars(select(Package.name).where(Package.name.in_(names)))).all())
+    scopes = {n.split("/")[0] for n in names if n.startswith("@") and "/" in n}
+    hosted_scopes: set[str] = set()
+    if scopes:
+        rows = await session.scalars(
+            select(Package.scope).where(Package.scope.in_(scopes)).distinct()
+        )
+        hosted_scopes = {s for s in rows.all() if s}
+    return names - hosted, hosted_scopes
+
+
+async def view_fields_for(ctx: AppContext, info: StageInfo) -> dict[str, str]:
+    """The risk lines `npm stage view` prints; a damaged blob must not break the view."""
+    try:
+        report = await assess(ctx, info)
+    except (BlobMissing, tarscan.UnreadableTarball) as exc:
+        log.warning("risk signals unavailable for stage %s: %s", info.id, exc)
+        return {"riskSignals": "unavailable (the stored tarball cannot be read)"}
+    return view_fields(report)
+
+
+def view_fields(report: RiskReport) -> dict[str, str]:
+    """Scalar fields for `npm stage view` (it prints each as a `key: value` line)."""
+    counts: dict[str, int] = {}
+    for s in report.signals:
+        counts[s.severity] = counts.get(s.severity, 0) + 1
+    summary = ", ".join(f"{n} {sev}" for sev, n in counts.items()) or "none"
+    fields = {"riskSignals": summary}
+    for s in report.signals:
+        fields[f"risk {s.id}"] = f"[{s.severity}] {s.reason}"
+    return fields
