@@ -201,16 +201,21 @@ def _search_fields(package: Package, snap: PackageSnapshot) -> None:
     )
 
 
-async def publish(ctx: AppContext, principal: Principal, upload: Upload) -> None:
-    """`npm publish`: authorize, store blobs, then one transaction that makes it live."""
+async def authorize_publish(ctx: AppContext, principal: Principal, upload: Upload) -> None:
+    """Token limits, ownership and second factor for publishing `upload` (before any write)."""
     async with ctx.db.read() as session:
         _, ref = await repo.package_ref(session, upload.name, principal)
     await authorize(ctx, principal, Action.PUBLISH, ref)
+
+
+async def publish(ctx: AppContext, principal: Principal, upload: Upload) -> None:
+    """`npm publish`: authorize, store blobs, then one transaction that makes it live."""
+    await authorize_publish(ctx, principal, upload)
     assert principal.user is not None
     keys = await store_upload_blobs(ctx, upload)
     try:
         async with ctx.db.write() as session:
-            freed = await _publish_rows(ctx, session, principal, upload, keys)
+            freed = await publish_rows(ctx, session, principal, upload, keys)
     except IntegrityError as exc:
         await discard_blobs(ctx, *keys)
         raise Conflict(
@@ -224,14 +229,15 @@ async def publish(ctx: AppContext, principal: Principal, upload: Upload) -> None
     await discard_blobs(ctx, *freed)
 
 
-async def _publish_rows(
+async def publish_rows(
     ctx: AppContext,
     session: AsyncSession,
     principal: Principal,
     upload: Upload,
     keys: tuple[str, str | None],
 ) -> list[str | None]:
-    """The rows of a publish; returns blob keys of an expired stage it replaced."""
+    """The rows of a publish, in the caller's transaction (one publish, or a whole batch);
+    returns blob keys of an expired stage it replaced."""
     assert principal.user is not None
     freed: list[str | None] = []
     package = await locked_package(session, upload.name, principal)

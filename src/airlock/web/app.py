@@ -11,9 +11,11 @@ from fastapi import FastAPI
 
 from airlock.context import AppContext
 from airlock.web.errors import install_error_handlers
+from airlock.web.head import HeadAsGetMiddleware
 from airlock.web.jobs import BACKGROUND_JOBS
 from airlock.web.npm import (
     access,
+    batch,
     dist_tags,
     misc,
     names,
@@ -72,10 +74,13 @@ def create_app(ctx: AppContext) -> FastAPI:
         dist_tags,
         search,
         owners,
+        batch,
         publish,
         tarballs,
         packages,
     ):
         app.include_router(module.router)
     app.add_middleware(names.ScopedNameMiddleware)
+    # Outermost (added last): HEAD reaches every route, fast paths included, as a GET.
+    app.add_middleware(HeadAsGetMiddleware)
     return app

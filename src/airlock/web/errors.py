@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from airlock.errors import AirlockError, OtpRequired, Unauthorized
+from airlock.web.npm.clients import localise
 from airlock.web.npm.responses import error_body, json_response
 
 log = logging.getLogger("airlock")
@@ -19,13 +20,14 @@ _STATUS_TEXT = {404: "Not found", 405: "Method not allowed"}
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AirlockError)
-    async def _airlock_error(_: Request, exc: AirlockError) -> Response:
+    async def _airlock_error(request: Request, exc: AirlockError) -> Response:
         headers: dict[str, str] = {}
         if isinstance(exc, OtpRequired):
             headers["www-authenticate"] = "OTP"
         elif isinstance(exc, Unauthorized):
             headers["www-authenticate"] = exc.challenge
-        return json_response(error_body(exc.message), exc.status, headers)
+        message = localise(exc.message, request.headers.get("user-agent"))
+        return json_response(error_body(message), exc.status, headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
