@@ -9,13 +9,17 @@ reachable here), run with the machine's node.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.databases import TestDatabase, require_backend
 from tests.support.npm import ROOT, NpmResult
+from tests.support.server import LiveServer
 
 PNPM_VERSION = "12.23.0"
 YARN_VERSION = "4.18.1"
@@ -185,3 +189,23 @@ class Yarn(_Client):
 
     def command(self, *args: str) -> list[str]:
         return ["node", str(ensure_yarn()), *args]
+
+
+@contextlib.contextmanager
+def module_server(root: Path, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """One live server (and database) for a whole test module: client start-up dominates
+    these tests, a server per test would double their time."""
+    require_backend()
+    root.mkdir(parents=True, exist_ok=True)
+    db = TestDatabase(root)
+    srv = LiveServer(root / "data", db.url, env=env)
+    try:
+        yield srv.start()
+    finally:
+        srv.stop()
+        db.drop()
+
+
+def blob_files(srv: LiveServer) -> set[Path]:
+    """Every file in the server's blob folder (to show a refused write left none behind)."""
+    return {p for p in (srv.data / "blobs").rglob("*") if p.is_file()}

@@ -17,6 +17,7 @@ from airlock.web.npm import (
     access,
     batch,
     dist_tags,
+    manifests,
     misc,
     names,
     oidc,
@@ -77,6 +78,7 @@ def create_app(ctx: AppContext) -> FastAPI:
         batch,
         publish,
         tarballs,
+        manifests,
         packages,
     ):
         app.include_router(module.router)
