@@ -79,7 +79,7 @@ def test_config_file_environment_and_flags_layer_in_that_order(tmp_path):
         _wait(url, proc)
         resp = httpx.put(
             f"{url}/-/user/org.couchdb.user:bob",
-            json={"name": "bob", "password": "correct-horse-9", "type": "user"},
+            json={"name": "bob", "password": "correct-horse-9", "email": "bob@example.com"},
         )
         assert resp.status_code == 403  # open_signup = false came from the file
         assert "Sign-up is closed" in resp.json()["error"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from airlock.accounts.emails import checked_email
 from airlock.accounts.models import User
 from airlock.accounts.passwords import hash_password
 from airlock.accounts.service import validate_password, verify_credentials
@@ -60,8 +61,8 @@ def validate_changes(body: dict[str, Any]) -> dict[str, str | None]:
             changes[key] = value
         else:
             raise BadRequest(f"Invalid {key}: expected text of at most {limit} characters.")
-    if changes.get("email") and "@" not in str(changes["email"]):
-        raise BadRequest("Invalid email address.")
+    if changes.get("email"):
+        changes["email"] = checked_email(str(changes["email"]))
     return changes
 
 

@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from airlock.accounts.emails import checked_email
 from airlock.accounts.models import User
 from airlock.accounts.passwords import DUMMY_HASH, hash_password, verify_password
 from airlock.audit.events import Event, record
@@ -34,6 +35,7 @@ def validate_password(password: str) -> None:
 async def create_user(ctx: AppContext, name: str, password: str, email: str | None) -> User:
     validate_username(name)
     validate_password(password)
+    email = checked_email(email) if email is not None else None
     password_hash = await hash_password(password, ctx.settings.password_hash_concurrency)
     now = ctx.clock.now()
     user = User(name=name, email=email, password_hash=password_hash, created_at=now, updated_at=now)

@@ -127,6 +127,19 @@ def _password(principal: Principal) -> bool:
     return principal.via == "basic"
 
 
+async def require_all(
+    ctx: AppContext, principal: Principal, action: Action, pkgs: list[PackageRef]
+) -> None:
+    """One request acting on several packages (a batch publish): every refusal applies,
+    and one proof covers them all (a code is single use, so it is checked once)."""
+    needing = [pkg for pkg in pkgs if _needs_proof(principal, action, pkg)]
+    if needing:
+        assert principal.user is not None
+        names = tuple(pkg.name for pkg in needing)
+        challenge = Challenge(principal.user.id, action, principal.credential, names[0], names)
+        await verify_proof(ctx, challenge, principal.otp)
+
+
 async def _package_action(
     ctx: AppContext,
     principal: Principal,
@@ -134,16 +147,25 @@ async def _package_action(
     pkg: PackageRef,
     targets: tuple[str, ...],
 ) -> None:
+    if not _needs_proof(principal, action, pkg):
+        return
+    assert principal.user is not None
+    challenge = Challenge(principal.user.id, action, principal.credential, pkg.name, targets)
+    await verify_proof(ctx, challenge, principal.otp)
+
+
+def _needs_proof(principal: Principal, action: Action, pkg: PackageRef) -> bool:
+    """Whether `action` on `pkg` needs a fresh proof; raises where no proof could do."""
     if action in (Action.STAGE, Action.READ):
         # Staging never needs one: that is the point of staging.
-        return
+        return False
     token = principal.token
     user = principal.user
     assert user is not None
     if token is not None and token.kind is TokenKind.OIDC and action is not Action.DECIDE:
         # Trusted publishing: the CI identity is the proof; authz already limited the token
         # to the permissions of its trust relationship.
-        return
+        return False
     granular = token is not None and token.kind is TokenKind.GRANULAR
     if pkg.mfa_policy == "publish" and granular:
         raise TwoFactorNeeded(
@@ -157,7 +179,7 @@ async def _package_action(
     if _password(principal) and mode is not None:
         mode = "auth-and-writes"
     if not needs_code(action, mode, pkg.mfa_policy, bypass=bypass):
-        return
+        return False
     if user.tfa_mode is None:
         if action is Action.DECIDE:
             raise TwoFactorNeeded(DECIDE_NEEDS_2FA)
@@ -165,8 +187,7 @@ async def _package_action(
             f"{pkg.name} requires two-factor authentication (npm access set "
             f"mfa={pkg.mfa_policy}). Enable it with `npm profile enable-2fa auth-and-writes`."
         )
-    challenge = Challenge(user.id, action, principal.credential, pkg.name, targets)
-    await verify_proof(ctx, challenge, principal.otp)
+    return True
 
 
 def needs_code(action: Action, tfa_mode: str | None, mfa_policy: str, *, bypass: bool) -> bool:

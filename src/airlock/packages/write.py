@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from airlock.audit.events import Event, record
 from airlock.authz.actions import Action
 from airlock.authz.policy import authorize, check_access
-from airlock.authz.principal import Principal
+from airlock.authz.principal import PackageRef, Principal
 from airlock.context import AppContext
 from airlock.errors import AirlockError, Conflict, Forbidden, Unauthorized
 from airlock.packages import repository as repo
@@ -89,6 +89,13 @@ async def check_may_write(
         raise refusal
 
 
+async def package_ref(ctx: AppContext, principal: Principal, name: str) -> PackageRef:
+    """What the policy needs to know about `name`, as `principal` sees it."""
+    async with ctx.db.read() as session:
+        _, ref = await repo.package_ref(session, name, principal)
+    return ref
+
+
 async def write_version(
     ctx: AppContext,
     principal: Principal,
@@ -109,10 +116,8 @@ async def write_versions(
 ) -> list[Written]:
     """Several versions (of one or more packages) in ONE transaction: all or none."""
     for name in dict.fromkeys(u.name for u in uploads):
-        async with ctx.db.read() as session:
-            _, ref = await repo.package_ref(session, name, principal)
         # Before any blob is written, so strangers cannot fill the disk.
-        await authorize(ctx, principal, kind.action, ref)
+        await authorize(ctx, principal, kind.action, await package_ref(ctx, principal, name))
     stored: list[Keys] = []
     try:
         for upload in uploads:

@@ -12,11 +12,14 @@ from fastapi import FastAPI
 from airlock.context import AppContext
 from airlock.web.errors import install_error_handlers
 from airlock.web.fastpath import ReadFastPath
+from airlock.web.head import HeadAsGetMiddleware
 from airlock.web.jobs import BACKGROUND_JOBS
 from airlock.web.npm import (
     access,
     airlock_v1,
+    batch,
     dist_tags,
+    manifests,
     misc,
     names,
     oidc,
@@ -77,12 +80,16 @@ def create_app(ctx: AppContext) -> FastAPI:
         dist_tags,
         search,
         owners,
+        batch,
         publish,
         tarballs,
+        manifests,
         packages,
     ):
         app.include_router(module.router)
     app.add_middleware(names.ScopedNameMiddleware)
     # Outermost: packument and tarball GETs answered from the read cache (docs/performance.md).
     app.add_middleware(ReadFastPath, ctx=ctx)
+    # Outermost (added last): HEAD reaches every route, fast paths included, as a GET.
+    app.add_middleware(HeadAsGetMiddleware)
     return app

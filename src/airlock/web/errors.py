@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from airlock.errors import AirlockError, OtpRequired, TooManyRequests, Unauthorized
+from airlock.web.npm.clients import localise
 from airlock.web.npm.responses import error_body, json_response
 
 log = logging.getLogger("airlock")
@@ -19,7 +20,7 @@ _STATUS_TEXT = {404: "Not found", 405: "Method not allowed"}
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AirlockError)
-    async def _airlock_error(_: Request, exc: AirlockError) -> Response:
+    async def _airlock_error(request: Request, exc: AirlockError) -> Response:
         headers: dict[str, str] = {}
         if isinstance(exc, OtpRequired):
             headers["www-authenticate"] = "OTP"
@@ -27,7 +28,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["www-authenticate"] = exc.challenge
         elif isinstance(exc, TooManyRequests) and exc.retry_after is not None:
             headers["retry-after"] = str(exc.retry_after)
-        return json_response(error_body(exc.message), exc.status, headers)
+        message = localise(exc.message, request.headers.get("user-agent"))
+        return json_response(error_body(message), exc.status, headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:

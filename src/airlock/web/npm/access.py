@@ -25,6 +25,20 @@ async def visibility(name: str, ctx: Ctx, principal: CurrentPrincipal) -> Respon
     return json_response(await reads.visibility(ctx, principal, name))
 
 
+@router.get("/-/package/{name:pkg}/access")
+async def access_status(name: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
+    """`pnpm access get status`: pnpm 12 reads `access` ("public" when absent) and, with
+    --json, `publish_requires_tfa` (see docs/clients.md). Same visibility rule as npm's
+    `/visibility`: a restricted package is a 404 to those who may not see it."""
+    found = await reads.visibility(ctx, principal, name)
+    return json_response(
+        {
+            "access": "public" if found["public"] else "restricted",
+            "publish_requires_tfa": found["mfa"] != "none",
+        }
+    )
+
+
 @router.post("/-/package/{name:pkg}/access")
 async def set_access(
     name: str, request: Request, ctx: Ctx, principal: CurrentPrincipal

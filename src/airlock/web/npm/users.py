@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from airlock.accounts import service as accounts
+from airlock.accounts.models import User
 from airlock.authz.second_factor import require_login
-from airlock.errors import BadRequest, Forbidden, NotFound
+from airlock.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from airlock.tokens.service import issue_session_token, revoke_token_value
 from airlock.web.deps import ClientIp, Ctx, CurrentPrincipal, CurrentUser, read_json_object
 from airlock.web.npm.responses import json_response
@@ -38,16 +39,17 @@ async def adduser_or_login(couch_id: str, request: Request, ctx: Ctx, ip: Client
     if name != _user_from_path(couch_id):
         raise BadRequest("The user name in the body does not match the URL.")
     existing = await accounts.get_user(ctx, name)
-    if existing is None and request.headers.get("npm-command") == "login":
-        # npm turns a 400 on login into "There is no user with the username ...".
-        raise BadRequest(f"There is no user with the username {name!r}.")
+    if existing is None and not is_signup(request, body):
+        existing = await login_unknown_name(ctx, request, name, password, ip)
     if existing is None:
         if not ctx.settings.open_signup:
             raise Forbidden(
                 "Sign-up is closed on this registry. Ask an administrator to create your "
                 "account (airlock user create)."
             )
-        email = body.get("email") if isinstance(body.get("email"), str) else None
+        email = body.get("email")
+        if not isinstance(email, str) or not email.strip():
+            raise BadRequest("An e-mail address is required to create an account.")
         user = await accounts.create_user(ctx, name, password, email)
         token = await issue_session_token(ctx, user)
         return json_response(
@@ -71,6 +73,34 @@ async def adduser_or_login(couch_id: str, request: Request, ctx: Ctx, ip: Client
         },
         status=201,
     )
+
+
+def is_signup(request: Request, body: dict[str, object]) -> bool:
+    """Only a sign-up may create an account; a login for an unknown name must not.
+
+    npm's adduser sends `npm-command: adduser` and an e-mail; npm's login sends
+    `npm-command: login` and none. pnpm's login (a sign-up-or-login form) always sends
+    an e-mail and no npm-command. yarn's login sends neither, so it never creates one.
+    """
+    command = request.headers.get("npm-command")
+    if command == "adduser":
+        return True
+    return command != "login" and "email" in body
+
+
+async def login_unknown_name(ctx: Ctx, request: Request, name: str, password: str, ip: str) -> User:
+    """A login for a name that did not exist a moment ago: the password check runs anyway
+    (same timing as a wrong password), and its refusal is what each client shows for a
+    wrong user name. (If the account appeared meanwhile and the password is right, it is
+    simply a login.)"""
+    try:
+        return await accounts.verify_credentials(ctx, password, ip, name=name)
+    except Unauthorized:
+        if request.headers.get("npm-command") == "login":
+            # npm turns a 400 on login into "There is no user with the username ...".
+            raise BadRequest(f"There is no user with the username {name!r}.") from None
+        # yarn shows "Invalid authentication (attempted as NAME)" for this 401.
+        raise
 
 
 @router.post("/-/v1/login")
