@@ -10,6 +10,7 @@ from airlock.settings import Settings
 from airlock.storage.base import BlobStore
 from airlock.storage.factory import make_blob_store
 from airlock.tokens.lookup import TokenAuthenticator
+from airlock.uplink.client import Upstream
 
 
 @dataclass
@@ -19,9 +20,15 @@ class AppContext:
     blobs: BlobStore
     clock: Clock
     tokens: TokenAuthenticator = field(init=False)
+    uplink: Upstream | None = field(init=False)  # None without `uplink_url`
 
     def __post_init__(self) -> None:
         self.tokens = TokenAuthenticator(self.db, self.clock, self.settings.auth_cache_seconds)
+        self.uplink = Upstream(self.settings) if self.settings.uplink_url else None
+
+    async def close_uplink(self) -> None:
+        if self.uplink is not None:
+            await self.uplink.aclose()
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from airlock.audit.models import AuditEvent
 from airlock.clock import Clock
+from airlock.observability.metrics import note_event
 
 
 class Event(StrEnum):
@@ -44,6 +45,7 @@ def record(
     **details: Any,
 ) -> None:
     """Add an audit row to the caller's transaction (it commits or rolls back with it)."""
+    note_event(session, event.value)  # counted in the metrics when the transaction commits
     session.add(
         AuditEvent(
             at=clock.now(),

@@ -72,6 +72,7 @@ def serve(
     settings = _settings(
         config, data=data, database_url=database_url, host=host, port=port, public_url=public_url
     )
+    configure_operations(settings)
     ctx = build_context(settings)
     upgrade(settings.effective_database_url)
     if isinstance(ctx.blobs, FilesystemBlobStore):
@@ -86,7 +87,18 @@ def serve(
         log_level=settings.log_level,
         access_log=False,
         server_header=False,
+        log_config=None,  # configure_operations set up logging (JSON or text)
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_timeout_seconds)),
     )
+
+
+def configure_operations(settings: Settings) -> None:
+    """Logs and the multi-process metrics directory, before the app (or any worker) starts."""
+    from airlock.observability.logs import configure_logging
+    from airlock.observability.metrics import prepare_multiprocess
+
+    configure_logging(settings.log_level, settings.log_format)
+    prepare_multiprocess(settings.metrics_dir or settings.data / "metrics")
 
 
 @app.command("settings")

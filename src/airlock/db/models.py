@@ -5,6 +5,7 @@ from airlock.audit import models as audit_models
 from airlock.oidc import models as oidc_models
 from airlock.packages import models as packages_models
 from airlock.tokens import models as tokens_models
+from airlock.uplink import models as uplink_models
 
 __all__ = [
     "accounts_models",
@@ -12,4 +13,5 @@ __all__ = [
     "oidc_models",
     "packages_models",
     "tokens_models",
+    "uplink_models",
 ]

@@ -24,6 +24,7 @@ from airlock.packages.names import scope_of
 from airlock.packages.packument import PackageSnapshot, VersionSnapshot, build, highest
 from airlock.packages.upload import Upload
 from airlock.storage.base import tarball_key
+from airlock.uplink.service import guard_new_name
 
 
 def provenance_key(bundle: bytes) -> str:
@@ -207,6 +208,8 @@ async def publish(ctx: AppContext, principal: Principal, upload: Upload) -> None
         _, ref = await repo.package_ref(session, upload.name, principal)
     await authorize(ctx, principal, Action.PUBLISH, ref)
     assert principal.user is not None
+    if not ref.exists:
+        await guard_new_name(ctx, upload.name)  # no local name may shadow an uplink one
     keys = await store_upload_blobs(ctx, upload)
     try:
         async with ctx.db.write() as session:

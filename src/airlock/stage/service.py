@@ -22,6 +22,7 @@ from airlock.stage.cleanup import forget_blobs
 from airlock.stage.errors import StageConflict
 from airlock.stage.repository import STAGED
 from airlock.stage.schemas import StageInfo
+from airlock.uplink.service import guard_new_name
 
 USER = "user"
 AUTOMATION = "trusted automation"
@@ -41,6 +42,8 @@ async def stage_upload(ctx: AppContext, principal: Principal, upload: Upload) ->
     async with ctx.db.read() as session:
         _, ref = await packages_repo.package_ref(session, upload.name, principal)
     await authorize(ctx, principal, Action.STAGE, ref)
+    if not ref.exists:
+        await guard_new_name(ctx, upload.name)  # no local name may shadow an uplink one
     keys = await packages.store_upload_blobs(ctx, upload)
     try:
         async with ctx.db.write() as session:

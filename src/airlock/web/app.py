@@ -18,6 +18,7 @@ from airlock.web.npm import (
     misc,
     names,
     oidc,
+    ops,
     owners,
     packages,
     profile,
@@ -29,6 +30,7 @@ from airlock.web.npm import (
     trust,
     users,
 )
+from airlock.web.observe import RequestObserver
 
 log = logging.getLogger("airlock")
 
@@ -48,6 +50,7 @@ def create_app(ctx: AppContext) -> FastAPI:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await ctx.close_uplink()
             await ctx.db.dispose()
 
     app = FastAPI(
@@ -61,6 +64,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     install_error_handlers(app)
     # Order matters: fixed /-/ routes first, then the catch-all package routes.
     for module in (
+        ops,
         misc,
         users,
         tokens,
@@ -78,4 +82,5 @@ def create_app(ctx: AppContext) -> FastAPI:
     ):
         app.include_router(module.router)
     app.add_middleware(names.ScopedNameMiddleware)
+    app.add_middleware(RequestObserver)
     return app
