@@ -45,7 +45,9 @@ def test_packument_is_fetched_once_rewritten_and_revalidated_with_etag(server_fa
     second = http.get("/fake-pkg")
     assert second.content == first.content and second.headers["etag"] == first.headers["etag"]
     assert fake.paths().count("/fake-pkg") == 1  # within the TTL: served from the cache
-    assert http.get("/fake-pkg", headers={"if-none-match": first.headers["etag"]}).status_code == 304
+    assert (
+        http.get("/fake-pkg", headers={"if-none-match": first.headers["etag"]}).status_code == 304
+    )
     tgz = http.get("/fake-pkg/-/fake-pkg-1.0.0.tgz")
     assert tgz.status_code == 200 and tgz.content == data
     assert http.get("/fake-pkg/-/fake-pkg-1.0.0.tgz").content == data
@@ -139,7 +141,9 @@ def test_tarball_not_matching_integrity_is_refused_and_not_kept(server_factory, 
     assert good.status_code == 200 and good.content == data
 
 
-def test_upstream_removal_is_reflected_at_the_next_refresh(server_factory, fake, npm_factory, tmp_path):
+def test_upstream_removal_is_reflected_at_the_next_refresh(
+    server_factory, fake, npm_factory, tmp_path
+):
     fake.add_version("1.0.0")
     fake.add_version("1.0.1")
     proxy = _proxy(server_factory, fake)

@@ -90,7 +90,9 @@ class FakeUpstream:
                 else:
                     self._send(404, b'{"error":"not found"}')
 
-            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, body: bytes, headers: dict[str, str] | None = None
+            ) -> None:
                 try:
                     self.send_response(status)
                     for key, value in (headers or {}).items():
