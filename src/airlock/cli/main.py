@@ -161,7 +161,9 @@ def user_create(
     console.print(f"created user {name}")
 
 
+from airlock.cli.imports import import_app  # noqa: E402
 from airlock.cli.tokens import rotate_secrets, token_app  # noqa: E402 (needs `app` above)
 
 app.add_typer(token_app, name="token")
+app.add_typer(import_app, name="import")
 app.command("rotate-secrets")(rotate_secrets)
