@@ -65,8 +65,14 @@ class Verdaccio:
         (self.folder / "config.yaml").write_text(CONFIG)
         log = (self.folder / "verdaccio.log").open("ab")
         self.proc = subprocess.Popen(
-            ["node", str(ensure_verdaccio()), "--config", "config.yaml", "--listen",
-             f"127.0.0.1:{self.port}"],
+            [
+                "node",
+                str(ensure_verdaccio()),
+                "--config",
+                "config.yaml",
+                "--listen",
+                f"127.0.0.1:{self.port}",
+            ],
             cwd=self.folder,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -78,7 +84,9 @@ class Verdaccio:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.2)
-        raise RuntimeError("verdaccio did not start: " + (self.folder / "verdaccio.log").read_text())
+        raise RuntimeError(
+            "verdaccio did not start: " + (self.folder / "verdaccio.log").read_text()
+        )
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

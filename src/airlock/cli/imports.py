@@ -18,6 +18,12 @@ def import_verdaccio_cmd(
     htpasswd: Annotated[
         Path | None, typer.Option(help="htpasswd file, if not PATH/htpasswd.")
     ] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option(
+            help="Maintainer for packages whose files name none (Verdaccio 6 keeps none)."
+        ),
+    ] = None,
     config: ConfigOpt = None,
     data: DataOpt = None,
     database_url: DbOpt = None,
@@ -26,7 +32,9 @@ def import_verdaccio_cmd(
     owners. Safe to run again: what is already here is skipped."""
     from airlock.imports.verdaccio import import_verdaccio
 
-    report = _run(config, data, database_url, lambda ctx: import_verdaccio(ctx, path, htpasswd))
+    report = _run(
+        config, data, database_url, lambda ctx: import_verdaccio(ctx, path, htpasswd, owner)
+    )
     for line in report.lines():
         print(line)
     if report.problems:

@@ -42,6 +42,7 @@ class Report:
     packages_created: list[str] = field(default_factory=list)
     versions_imported: int = 0
     versions_skipped: int = 0
+    packages_without_owner: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -53,6 +54,8 @@ class Report:
             f"packages created: {len(self.packages_created)}",
             f"versions imported: {self.versions_imported}",
             f"versions already present: {self.versions_skipped}",
+            "packages without an owner (nobody can publish them; use --owner): "
+            f"{len(self.packages_without_owner)} {' '.join(self.packages_without_owner)}".rstrip(),
             f"problems: {len(self.problems)}",
             *(f"  - {p}" for p in self.problems),
         ]
@@ -67,7 +70,10 @@ def locate(path: Path) -> tuple[Path | None, Path | None]:
     return (storage if storage.is_dir() else None), htpasswd
 
 
-async def import_verdaccio(ctx: AppContext, path: Path, htpasswd: Path | None = None) -> Report:
+async def import_verdaccio(
+    ctx: AppContext, path: Path, htpasswd: Path | None = None, owner: str | None = None
+) -> Report:
+    """`owner`: maintainer for packages whose files name none (Verdaccio 6 records none)."""
     report = Report()
     storage, found = locate(path)
     htpasswd = htpasswd or found
@@ -75,12 +81,15 @@ async def import_verdaccio(ctx: AppContext, path: Path, htpasswd: Path | None = 
         report.problems.append(f"no htpasswd file found in {path} (no users imported)")
     else:
         await _import_users(ctx, htpasswd, report)
+    if owner is not None and not await _exists(ctx, owner):
+        report.problems.append(f"--owner {owner}: no such user (import it or create it first)")
+        owner = None
     if storage is None:
         report.problems.append(f"{path} is not a folder")
         return report
     for doc_path in _package_files(storage):
         try:
-            await _import_package(ctx, doc_path, report)
+            await _import_package(ctx, doc_path, report, owner)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             report.problems.append(f"{doc_path.parent.relative_to(storage)}: {exc}")
     return report
@@ -140,7 +149,14 @@ async def _user(session: Any, name: str) -> User | None:
     return user
 
 
-async def _import_package(ctx: AppContext, doc_path: Path, report: Report) -> None:
+async def _exists(ctx: AppContext, name: str) -> bool:
+    async with ctx.db.read() as session:
+        return await _user(session, name) is not None
+
+
+async def _import_package(
+    ctx: AppContext, doc_path: Path, report: Report, owner: str | None
+) -> None:
     doc = orjson.loads(await anyio.Path(doc_path).read_bytes())
     name = doc.get("name")
     if not isinstance(name, str) or name_problem(name) is not None:
@@ -173,7 +189,9 @@ async def _import_package(ctx: AppContext, doc_path: Path, report: Report) -> No
             report.versions_imported += 1
             changed = True
         await session.flush()
-        changed = await _owners_and_tags(session, package, doc, ready) or changed
+        changed = await _owners_and_tags(session, package, doc, ready, owner) or changed
+        if not await repo.maintainer_names(session, package.id):
+            report.packages_without_owner.append(name)
         if changed:
             await touch(ctx, session, package)
 
@@ -252,7 +270,7 @@ def _version_row(
 
 
 async def _owners_and_tags(
-    session: Any, package: Package, doc: dict[str, Any], ready: dict[str, Any]
+    session: Any, package: Package, doc: dict[str, Any], ready: dict[str, Any], owner: str | None
 ) -> bool:
     changed = False
     names: list[str] = []
@@ -266,8 +284,10 @@ async def _owners_and_tags(
         user = manifest.get("_npmUser")
         if isinstance(user, dict) and isinstance(user.get("name"), str):
             names.append(user["name"])
-    for owner in dict.fromkeys(names):
-        user = await _user(session, owner)
+    if not names and owner is not None:
+        names.append(owner)
+    for name in dict.fromkeys(names):
+        user = await _user(session, name)
         if user is not None and not await repo.is_maintainer(session, package.id, user.id):
             session.add(
                 Maintainer(package_id=package.id, user_id=user.id, added_at=package.created_at)
