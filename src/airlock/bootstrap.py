@@ -9,6 +9,7 @@ from airlock.db.engine import Database
 from airlock.settings import Settings
 from airlock.storage.factory import make_blob_store
 from airlock.tokens.lookup import TokenAuthenticator
+from airlock.uplink.client import Upstream
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
@@ -21,4 +22,5 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
         blobs=make_blob_store(settings),
         clock=clock,
         tokens=TokenAuthenticator(db, clock, settings.auth_cache_seconds),
+        uplink=Upstream(settings) if settings.uplink_url else None,
     )

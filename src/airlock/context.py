@@ -54,7 +54,15 @@ class AppContext:
     blobs: BlobStore
     clock: Clock
     tokens: TokenCache
+    # The uplink client (uplink.client.Upstream; read it with uplink.client.upstream_of),
+    # None without `uplink_url`. Typed loosely so this foundation module imports no domain.
+    uplink: object | None = None
     throttles: Throttles = field(init=False)
 
     def __post_init__(self) -> None:
         self.throttles = Throttles.of(self.settings)
+
+    async def close_uplink(self) -> None:
+        close = getattr(self.uplink, "aclose", None)
+        if close is not None:
+            await close()

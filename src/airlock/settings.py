@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from airlock.issuer_urls import check_issuer_url, check_provider
+from airlock.namespaces import check_namespaces
 
 DEV_SECRET = "airlock-development-secret-do-not-use-in-production"
 
@@ -188,6 +189,72 @@ class Settings(BaseSettings):
             if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
                 raise ValueError(f"events of webhook {url} must be a list of event names")
             hook["events"] = events
+        return v
+
+    # --- uplink and operations (uplink-ops) ---
+    uplink_url: str | None = Field(
+        None,
+        description="Registry proxied for names that are not hosted here (e.g. https://registry.npmjs.org). Default: no uplink.",
+    )
+    private_namespaces: list[str] = Field(
+        default_factory=list,
+        description='Scopes ("@acme") and exact names that are always local and never fetched from the uplink (JSON list in the environment).',
+    )
+    uplink_allowed_names: list[str] = Field(
+        default_factory=list,
+        description="Names that may be created here although they exist on the uplink (operator override of the 409).",
+    )
+    uplink_ttl_seconds: float = Field(
+        120.0, description="How long a cached uplink packument is served before it is revalidated."
+    )
+    uplink_timeout_seconds: float = Field(30.0, description="Timeout of one request to the uplink.")
+    uplink_max_fails: int = Field(
+        2, description="Consecutive uplink failures that open the circuit breaker."
+    )
+    uplink_fail_timeout_seconds: float = Field(
+        300.0,
+        description="How long the open breaker answers from the cache before one probe request is let through.",
+    )
+    uplink_max_packument_bytes: int = Field(
+        64 * 1024 * 1024, description="Largest uplink packument accepted, in bytes."
+    )
+    uplink_max_tarball_bytes: int = Field(
+        200 * 1024 * 1024, description="Largest uplink tarball accepted, in bytes."
+    )
+    metrics_token: str | None = Field(
+        None,
+        description="Bearer token that GET /-/metrics requires. Unset: /-/metrics answers 404.",
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description="Directory for multi-process metrics files (emptied at start; one per instance). Default DATA/metrics.",
+    )
+    log_format: str = Field(
+        "auto",
+        description="Log format: json (one JSON object a line), text, or auto (text on a terminal, else JSON).",
+    )
+    shutdown_timeout_seconds: float = Field(
+        30.0,
+        description="On SIGTERM, how long in-flight requests may take to finish before they are cut.",
+    )
+
+    @field_validator("private_namespaces", "uplink_allowed_names")
+    @classmethod
+    def _namespaces(cls, v: list[str]) -> list[str]:
+        return check_namespaces(v)
+
+    @field_validator("uplink_url")
+    @classmethod
+    def _uplink_url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError(f"uplink_url must be an http(s) URL, not {v!r}")
+        return v.rstrip("/") if v else None
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        if v not in ("auto", "json", "text"):
+            raise ValueError("log_format must be auto, json or text")
         return v
 
     @field_validator("oidc_github_issuer", "oidc_gitlab_issuer", "oidc_circleci_issuer")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
+import bcrypt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -68,12 +69,25 @@ async def hash_password(password: str, concurrency: int = 2) -> str:
 
 async def verify_password(password_hash: str, password: str, concurrency: int = 2) -> bool:
     def _verify() -> bool:
+        if password_hash.startswith(BCRYPT_PREFIXES):
+            return _verify_bcrypt(password_hash, password)
         try:
             return _hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
     return await _run(concurrency, _verify)
+
+
+# bcrypt hashes come only from imports (Verdaccio's htpasswd); new hashes are always argon2.
+BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+
+
+def _verify_bcrypt(password_hash: str, password: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+    except ValueError:  # malformed hash, or a password bcrypt cannot take (> 72 bytes)
+        return False
 
 
 # A real hash to verify against when the user does not exist, so that timing does not

@@ -11,6 +11,7 @@ from airlock.audit.models import AuditEvent
 from airlock.audit.origin import current as current_origin
 from airlock.clock import Clock
 from airlock.notifications.outbox import enqueue
+from airlock.observability.metrics import note_event
 
 
 class Event(StrEnum):
@@ -55,6 +56,7 @@ def record(
 
     Events people are notified of also go to the outbox, in the same transaction.
     """
+    note_event(session, event.value)  # counted in the metrics when the transaction commits
     origin = current_origin()
     row = AuditEvent(
         at=clock.now(),

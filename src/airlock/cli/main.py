@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from airlock.cli.common import ConfigOpt, DataOpt, DbOpt, console, load_cli_settings
+from airlock.settings import Settings
 
 app = typer.Typer(
     help=(
@@ -62,6 +63,7 @@ def serve(
         public_url=public_url,
         workers=workers,
     )
+    configure_operations(settings)
     ctx = build_context(settings)
     upgrade(settings.effective_database_url)
     if isinstance(ctx.blobs, FilesystemBlobStore):
@@ -81,6 +83,8 @@ def serve(
         # Airlock reads X-Forwarded-For itself, and only from `trusted_proxies`
         # (web/client_address.py): uvicorn's default trusts it from any loopback peer.
         "proxy_headers": False,
+        "log_config": None,  # configure_operations set up logging (JSON or text)
+        "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout_seconds)),
     }
     if count == 1:
         uvicorn.run(create_app(ctx), **common)  # type: ignore[arg-type]
@@ -89,6 +93,15 @@ def serve(
     # them and imports the factory); the parent only holds the shared socket.
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     uvicorn.run("airlock.web.asgi:app_from_environment", factory=True, workers=count, **common)  # type: ignore[arg-type]
+
+
+def configure_operations(settings: Settings) -> None:
+    """Logs and the multi-process metrics directory, before the app (or any worker) starts."""
+    from airlock.observability.logs import configure_logging
+    from airlock.observability.metrics import prepare_multiprocess
+
+    configure_logging(settings.log_level, settings.log_format)
+    prepare_multiprocess(settings.metrics_dir or settings.data / "metrics")
 
 
 @app.command("settings")
@@ -151,9 +164,11 @@ def user_create(
     console.print(f"created user {name}")
 
 
+from airlock.cli.imports import import_app  # noqa: E402
 from airlock.cli.tokens import rotate_secrets, token_app  # noqa: E402 (needs `app` above)
 
 app.add_typer(token_app, name="token")
+app.add_typer(import_app, name="import")
 app.command("rotate-secrets")(rotate_secrets)
 
 from airlock.cli.audit import audit  # noqa: E402

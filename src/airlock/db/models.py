@@ -8,6 +8,7 @@ from airlock.packages import models as packages_models
 from airlock.stage import models as stage_models
 from airlock.tokens import models as tokens_models
 from airlock.twofactor import models as twofactor_models
+from airlock.uplink import models as uplink_models
 
 __all__ = [
     "accounts_models",
@@ -18,4 +19,5 @@ __all__ = [
     "stage_models",
     "tokens_models",
     "twofactor_models",
+    "uplink_models",
 ]

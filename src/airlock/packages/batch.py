@@ -24,6 +24,7 @@ from airlock.errors import AirlockError, BadRequest, Conflict
 from airlock.packages import write
 from airlock.packages.service import store_upload_blobs
 from airlock.packages.upload import Upload
+from airlock.uplink.guard import guard_new_name
 
 MAX_PACKAGES = 100
 
@@ -75,6 +76,8 @@ async def _authorize(ctx: AppContext, principal: Principal, uploads: Sequence[Up
         try:
             ref = await write.package_ref(ctx, principal, upload.name)
             check_access(principal, Action.PUBLISH, ref)
+            if not ref.exists:
+                await guard_new_name(ctx, upload.name)  # no local name may shadow an uplink one
         except AirlockError as exc:
             raise blame(exc, label(upload)) from None
         refs.append(ref)

@@ -39,6 +39,7 @@ from airlock.packages.service import (
     store_upload_blobs,
 )
 from airlock.packages.upload import Upload
+from airlock.uplink.guard import guard_new_name
 
 log = logging.getLogger("airlock.packages")
 
@@ -117,7 +118,10 @@ async def write_versions(
     """Several versions (of one or more packages) in ONE transaction: all or none."""
     for name in dict.fromkeys(u.name for u in uploads):
         # Before any blob is written, so strangers cannot fill the disk.
-        await authorize(ctx, principal, kind.action, await package_ref(ctx, principal, name))
+        ref = await package_ref(ctx, principal, name)
+        await authorize(ctx, principal, kind.action, ref)
+        if not ref.exists:
+            await guard_new_name(ctx, name)  # no local name may shadow an uplink one
     stored: list[Keys] = []
     try:
         for upload in uploads:

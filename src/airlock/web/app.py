@@ -23,6 +23,7 @@ from airlock.web.npm import (
     misc,
     names,
     oidc,
+    ops,
     owners,
     packages,
     profile,
@@ -35,6 +36,7 @@ from airlock.web.npm import (
     trust,
     users,
 )
+from airlock.web.observe import RequestObserver
 
 log = logging.getLogger("airlock")
 
@@ -54,6 +56,7 @@ def create_app(ctx: AppContext) -> FastAPI:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await ctx.close_uplink()
             await ctx.db.dispose()
 
     app = FastAPI(
@@ -67,6 +70,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     install_error_handlers(app)
     # Order matters: fixed /-/ routes first, then the catch-all package routes.
     for module in (
+        ops,
         misc,
         airlock_v1,
         users,
@@ -88,8 +92,10 @@ def create_app(ctx: AppContext) -> FastAPI:
     ):
         app.include_router(module.router)
     app.add_middleware(names.ScopedNameMiddleware)
-    # Outermost: packument and tarball GETs answered from the read cache (docs/performance.md).
+    # Packument and tarball GETs answered from the read cache (docs/performance.md).
     app.add_middleware(ReadFastPath, ctx=ctx)
+    # Metrics and the request log see every request, fast path included.
+    app.add_middleware(RequestObserver)
     # Outermost (added last): HEAD reaches every route, fast paths included, as a GET.
     app.add_middleware(HeadAsGetMiddleware)
     return app

@@ -114,6 +114,8 @@ class ReadFastPath:
                 inm = value.decode("latin-1")
         entry, visible = await self._visible(principal, name)
         if entry.package_id is None:
+            if self.ctx.uplink is not None:
+                return False  # not hosted here: the app asks the uplink (uplink/service.py)
             return await _unknown_package(send, name, head)
         if not visible:
             await _not_found(send, f"Not found: {name}", head)
@@ -147,6 +149,8 @@ class ReadFastPath:
         if version is None:
             return False
         entry, visible = await self._visible(principal, name)
+        if entry.package_id is None and self.ctx.uplink is not None:
+            return False  # not hosted here: the app asks the uplink (uplink/service.py)
         key = await self.reads.tarball_key(entry, version) if visible else None
         if key is None or entry.facts is None:
             await _not_found(send, f"Not found: {name}@{version}", head)

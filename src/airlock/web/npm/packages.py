@@ -7,8 +7,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from airlock.packages import reads
+from airlock.packages.errors import PackageNotFound
 from airlock.web.deps import Ctx, CurrentPrincipal
-from airlock.web.npm import names
+from airlock.web.npm import names, upstream
 
 # The {name:pkg} convertor must exist before the route decorators below compile paths.
 names.register()
@@ -45,7 +46,10 @@ async def get_packument(
     """Serve the stored bytes: ETag/304, gzip when accepted, corgi when asked for."""
     abbreviated = CORGI in request.headers.get("accept", "")
     gzip = "gzip" in request.headers.get("accept-encoding", "")
-    doc = await reads.packument(ctx, principal, name, abbreviated=abbreviated, gzip=gzip)
+    try:
+        doc = await reads.packument(ctx, principal, name, abbreviated=abbreviated, gzip=gzip)
+    except PackageNotFound:
+        return await upstream.packument_response(request, ctx, name)  # uplink (or 404 again)
     headers = {
         "etag": doc.etag,
         # Revalidate every time (cheap: 304 from the stored ETag); restricted: no shared caches.

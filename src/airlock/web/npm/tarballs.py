@@ -10,7 +10,7 @@ from airlock.packages import manage, reads
 from airlock.packages.errors import PackageNotFound
 from airlock.packages.names import version_from_filename
 from airlock.web.deps import Ctx, CurrentPrincipal
-from airlock.web.npm import names
+from airlock.web.npm import names, upstream
 from airlock.web.npm.responses import json_response
 
 # The {name:pkg} convertor must exist before the route decorators below compile paths.
@@ -23,7 +23,10 @@ IMMUTABLE = "max-age=31536000, immutable"
 
 @router.get("/{name:pkg}/-/{filename}")
 async def get_tarball(name: str, filename: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
-    key, restricted = await reads.tarball(ctx, principal, name, filename)
+    try:
+        key, restricted = await reads.tarball(ctx, principal, name, filename)
+    except PackageNotFound:
+        return await upstream.tarball_response(ctx, name, filename)  # uplink (or 404 again)
     headers = {"cache-control": f"{'private' if restricted else 'public'}, {IMMUTABLE}"}
     path = ctx.blobs.local_path(key)
     if path is not None:

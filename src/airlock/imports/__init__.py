@@ -1,0 +1,1 @@
+"""Importing other registries' data into Airlock."""

@@ -1,0 +1,160 @@
+"""npm installing through Airlock with another `airlock serve` as the uplink, and the
+dependency-confusion guarantees of protocols.md §4.4."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.databases import TestDatabase
+from tests.support.otp import enrol_live
+from tests.support.packages import make_package_dir
+from tests.support.server import LiveServer
+from tests.support.users import signup
+
+PRIVATE = '["@acme", "corp-utils"]'
+
+
+@pytest.fixture
+def upstream(tmp_path: Path):
+    (tmp_path / "upstream-db").mkdir()
+    db = TestDatabase(tmp_path / "upstream-db")
+    srv = LiveServer(tmp_path / "upstream", db.url).start()
+    yield srv
+    srv.stop()
+    db.drop()
+
+
+def _app(tmp_path: Path, name: str = "app") -> Path:
+    app = tmp_path / name
+    app.mkdir()
+    (app / "package.json").write_text(json.dumps({"name": name, "version": "1.0.0"}))
+    return app
+
+
+def _installed(app: Path, name: str) -> str:
+    manifest = json.loads((app / "node_modules" / name / "package.json").read_text())
+    return str(manifest["version"])
+
+
+def _proxy(server_factory, upstream, **extra: str):
+    return server_factory(
+        env={"AIRLOCK_UPLINK_URL": upstream.url, "AIRLOCK_PRIVATE_NAMESPACES": PRIVATE, **extra}
+    )
+
+
+def test_npm_installs_public_packages_through_airlock_with_identical_tarballs(
+    upstream, server_factory, npm_factory, tmp_path
+):
+    pub = npm_factory(upstream, "pub", signup(upstream.url, "pub"))
+    pub.ok("publish", cwd=make_package_dir(tmp_path / "u", "dep-thing", "2.0.0"))
+    pub.ok(
+        "publish",
+        cwd=make_package_dir(
+            tmp_path / "u", "left-thing", "1.1.0", dependencies={"dep-thing": "^2.0.0"}
+        ),
+    )
+    proxy = _proxy(server_factory, upstream)
+    dev = npm_factory(proxy, "dev")
+    app = _app(tmp_path)
+    dev.ok("install", "left-thing", cwd=app)
+    assert _installed(app, "left-thing") == "1.1.0" and _installed(app, "dep-thing") == "2.0.0"
+    lock = json.loads((app / "package-lock.json").read_text())
+    entry = lock["packages"]["node_modules/left-thing"]
+    assert entry["resolved"] == f"{proxy.url}/left-thing/-/left-thing-1.1.0.tgz"
+    original = upstream.client().get("/left-thing/-/left-thing-1.1.0.tgz").content
+    assert proxy.client().get("/left-thing/-/left-thing-1.1.0.tgz").content == original
+
+    # The upstream goes away: what was cached still installs (fresh npm cache, clean app).
+    upstream.stop()
+    offline = npm_factory(proxy, "offline")
+    app2 = _app(tmp_path, "app2")
+    offline.ok("install", "left-thing", cwd=app2)
+    assert _installed(app2, "dep-thing") == "2.0.0"
+
+
+def test_creating_a_local_name_that_exists_upstream_is_refused(
+    upstream, server_factory, npm_factory, tmp_path
+):
+    pub = npm_factory(upstream, "pub", signup(upstream.url, "pub"))
+    pub.ok("publish", cwd=make_package_dir(tmp_path / "u", "popular", "1.0.0"))
+    pub.ok("publish", cwd=make_package_dir(tmp_path / "u", "allowed-fork", "1.0.0"))
+    proxy = _proxy(server_factory, upstream, AIRLOCK_UPLINK_ALLOWED_NAMES='["allowed-fork"]')
+    alice = npm_factory(proxy, "alice", signup(proxy.url, "alice"))
+    refused = alice.run("publish", cwd=make_package_dir(tmp_path, "popular", "9.0.0"))
+    assert refused.code != 0 and "409" in refused.output
+    assert "already exists on the uplink" in refused.output
+    staged = alice.run("stage", "publish", cwd=make_package_dir(tmp_path / "s", "popular", "9.0.0"))
+    assert staged.code != 0 and "already exists on the uplink" in staged.output
+    # Still the upstream package for everyone.
+    assert json.loads(alice.ok("view", "popular", "--json").stdout)["version"] == "1.0.0"
+    # The operator allowed this one name: it becomes hosted, and only local versions count.
+    alice.ok("publish", cwd=make_package_dir(tmp_path, "allowed-fork", "2.0.0"))
+    assert json.loads(alice.ok("view", "allowed-fork", "--json").stdout)["versions"] == ["2.0.0"]
+
+
+def test_private_names_never_come_from_upstream_before_or_after_publish_or_stage(
+    upstream, server_factory, npm_factory, tmp_path
+):
+    # An attacker owns the private names upstream, with a higher version.
+    evil = npm_factory(upstream, "evil", signup(upstream.url, "evil"))
+    for name in ("corp-utils", "@acme/lib", "@acme/tool"):
+        evil.ok(
+            "publish", "--access", "public", cwd=make_package_dir(tmp_path / "u", name, "99.0.0")
+        )
+    proxy = _proxy(server_factory, upstream)
+    alice = npm_factory(proxy, "alice", signup(proxy.url, "alice"))
+    _, recovery = enrol_live(proxy.client(signup(proxy.url, "alice")))
+
+    # Before any local record: 404 from Airlock, never the upstream package.
+    for name in ("corp-utils", "@acme/lib", "@acme/tool"):
+        missing = alice.run("view", name, "--json")
+        assert missing.code != 0 and "404" in missing.output, missing.output
+        assert proxy.client().get(f"/{name.replace('/', '%2f')}").status_code == 404
+
+    # Staged (a reservation, nothing public yet): still 404, still not the upstream.
+    alice.ok(
+        "stage",
+        "publish",
+        "--access",
+        "public",
+        cwd=make_package_dir(tmp_path, "@acme/lib", "1.0.0"),
+    )
+    app = _app(tmp_path)
+    blocked = alice.run("install", "@acme/lib", cwd=app)
+    assert blocked.code != 0 and "404" in blocked.output
+    assert not (app / "node_modules" / "@acme" / "lib").exists()
+
+    # Published locally: only the local version, even though upstream has 99.0.0.
+    alice.ok(
+        "publish", f"--otp={recovery[1]}", cwd=make_package_dir(tmp_path, "corp-utils", "1.0.0")
+    )
+    stage_id = json.loads(alice.ok("stage", "list", "@acme/lib", "--json").stdout)[0]["id"]
+    alice.ok("stage", "approve", stage_id, f"--otp={recovery[0]}")
+    alice.ok("install", "corp-utils", "@acme/lib", cwd=app)
+    assert _installed(app, "corp-utils") == "1.0.0"
+    assert _installed(app, "@acme/lib") == "1.0.0"
+    for name in ("corp-utils", "@acme/lib"):
+        doc = proxy.client().get(f"/{name.replace('/', '%2f')}").json()
+        assert list(doc["versions"]) == ["1.0.0"] and doc["dist-tags"]["latest"] == "1.0.0"
+    assert proxy.client().get("/corp-utils/-/corp-utils-99.0.0.tgz").status_code == 404
+
+    # Upstream down: hosted names are unaffected, private misses stay 404 (not 503).
+    upstream.stop()
+    assert proxy.client().get("/corp-utils").status_code == 200
+    assert proxy.client().get("/@acme%2ftool").status_code == 404
+
+
+def test_a_hosted_name_ignores_versions_the_upstream_gains_later(
+    upstream, server_factory, npm_factory, tmp_path
+):
+    proxy = _proxy(server_factory, upstream)
+    alice = npm_factory(proxy, "alice", signup(proxy.url, "alice"))
+    alice.ok("publish", cwd=make_package_dir(tmp_path, "later-pkg", "1.0.0"))  # free upstream
+    evil = npm_factory(upstream, "evil", signup(upstream.url, "evil"))
+    evil.ok("publish", cwd=make_package_dir(tmp_path / "u", "later-pkg", "99.0.0"))
+    app = _app(tmp_path)
+    npm_factory(proxy, "dev").ok("install", "later-pkg", cwd=app)
+    assert _installed(app, "later-pkg") == "1.0.0"
