@@ -31,6 +31,9 @@ class Event(StrEnum):
     ACCESS_CHANGED = "package:access:changed"
     TRUST_CREATED = "package:trust:created"
     TRUST_REVOKED = "package:trust:revoked"
+    # web UI (branch web)
+    WEB_CODE_USED = "user:2fa:web-code:used"
+    WEB_SIGNIN = "user:web:signin"
 
 
 def record(

@@ -13,6 +13,7 @@ from airlock.authz.principal import Principal, TokenKind, TokenPermission
 from airlock.context import AppContext
 from airlock.errors import Forbidden, NotFound, Unauthorized
 from airlock.twofactor.policy import require_second_factor
+from airlock.twofactor.web_codes import Target
 
 # Trusted-publishing permissions as npm's trust configs name them.
 OIDC_PERMISSION = {Action.PUBLISH: "createPackage", Action.STAGE: "createStagedPackage"}
@@ -31,7 +32,13 @@ class PackageRef:
         return self.exists and self.access == "public"
 
 
-async def authorize(ctx: AppContext, principal: Principal, action: Action, pkg: PackageRef) -> None:
+async def authorize(
+    ctx: AppContext,
+    principal: Principal,
+    action: Action,
+    pkg: PackageRef,
+    target: Target | None = None,
+) -> None:
     """Raise unless `principal` may perform `action` on `pkg`."""
     if principal.user is None:
         raise Unauthorized(f"You must be logged in to {_verb(action)} {pkg.name}. Run `npm login`.")
@@ -45,7 +52,7 @@ async def authorize(ctx: AppContext, principal: Principal, action: Action, pkg: 
             f"You do not have permission to {_verb(action)} {pkg.name}. "
             "Are you logged in as the correct user?"
         )
-    await require_second_factor(ctx, principal, action, pkg)
+    await require_second_factor(ctx, principal, action, pkg, target)
 
 
 def check_token_limits(principal: Principal, action: Action, pkg: PackageRef) -> None:

@@ -5,6 +5,8 @@ from airlock.audit import models as audit_models
 from airlock.oidc import models as oidc_models
 from airlock.packages import models as packages_models
 from airlock.tokens import models as tokens_models
+from airlock.twofactor import web_codes as web_codes_models
+from airlock.webauth import models as webauth_models
 
 __all__ = [
     "accounts_models",
@@ -12,4 +14,6 @@ __all__ = [
     "oidc_models",
     "packages_models",
     "tokens_models",
+    "web_codes_models",
+    "webauth_models",
 ]

@@ -35,11 +35,12 @@ from airlock.stage.repository import (
     release_empty_reservations,
 )
 from airlock.stage.schemas import StageInfo
+from airlock.twofactor.web_codes import Target
 
 
 async def approve(ctx: AppContext, principal: Principal, stage_id: uuid.UUID) -> StageInfo:
     """Publish exactly the staged bytes under the staged tag, through the publish path."""
-    user, info = await _decidable(ctx, principal, stage_id)
+    user, info = await _decidable(ctx, principal, stage_id, "approve")
     # The bytes are checked again now: what a reviewer downloaded is what goes live.
     if not await blob_matches(ctx.blobs, info.blob_key, info.integrity):
         raise StageConflict(
@@ -80,7 +81,7 @@ async def approve(ctx: AppContext, principal: Principal, stage_id: uuid.UUID) ->
 
 async def reject(ctx: AppContext, principal: Principal, stage_id: uuid.UUID) -> StageInfo:
     """Delete the stage and (after the commit) its blob."""
-    user, info = await _decidable(ctx, principal, stage_id)
+    user, info = await _decidable(ctx, principal, stage_id, "reject")
     async with ctx.db.write() as session:
         gone = await session.execute(
             delete(Version)
@@ -106,7 +107,7 @@ async def reject(ctx: AppContext, principal: Principal, stage_id: uuid.UUID) -> 
 
 
 async def _decidable(
-    ctx: AppContext, principal: Principal, stage_id: uuid.UUID
+    ctx: AppContext, principal: Principal, stage_id: uuid.UUID, verb: str
 ) -> tuple[UserRef, StageInfo]:
     """The stage if the caller may decide it, else 404 (its existence must not leak)."""
     user = signed_in(principal)
@@ -127,7 +128,7 @@ async def _decidable(
         _, ref = await packages_repo.package_ref(session, package.name, principal)
         info = StageInfo.of(version, package)
     # Token limits and the fresh second factor (always required for DECIDE).
-    await authorize(ctx, principal, Action.DECIDE, ref)
+    await authorize(ctx, principal, Action.DECIDE, ref, Target(verb, str(stage_id)))
     return user, info
 
 

@@ -12,6 +12,7 @@ from airlock.authz.principal import Principal, TokenKind
 from airlock.context import AppContext
 from airlock.twofactor.errors import OtpMissing, TwoFactorNeeded
 from airlock.twofactor.service import verify_code
+from airlock.twofactor.web_codes import Target, is_web_code, verify_web_code
 
 if TYPE_CHECKING:
     from airlock.authz.policy import PackageRef
@@ -23,7 +24,11 @@ DECIDE_NEEDS_2FA = (
 
 
 async def require_second_factor(
-    ctx: AppContext, principal: Principal, action: Action, pkg: PackageRef
+    ctx: AppContext,
+    principal: Principal,
+    action: Action,
+    pkg: PackageRef,
+    target: Target | None = None,
 ) -> None:
     """Raise OtpRequired / Forbidden when the write needs a code that was not (validly) given.
 
@@ -62,7 +67,11 @@ async def require_second_factor(
             f"mfa={pkg.mfa_policy}). Enable it with `npm profile enable-2fa auth-and-writes`."
         )
     if not principal.otp:
-        raise OtpMissing()
+        raise OtpMissing(user.id, target)
+    if is_web_code(principal.otp):
+        # A code minted by a browser ceremony for explicit stage ids (web 2FA, batches).
+        await verify_web_code(ctx, user.id, user.name, target, principal.otp)
+        return
     # Each approval or rejection needs a code of its own, even from the same token.
     repeatable = None if action is Action.DECIDE else credential_of(principal)
     await verify_code(ctx, user.id, principal.otp, repeatable)

@@ -29,6 +29,7 @@ from airlock.web.npm import (
     trust,
     users,
 )
+from airlock.web.ui import routes as ui_routes
 
 log = logging.getLogger("airlock")
 
@@ -59,6 +60,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     )
     app.state.ctx = ctx
     install_error_handlers(app)
+    ui_routes.install(app)  # web UI (branch web): before the catch-all package routes
     # Order matters: fixed /-/ routes first, then the catch-all package routes.
     for module in (
         misc,

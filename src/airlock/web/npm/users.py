@@ -79,14 +79,6 @@ async def login_second_factor(ctx: Ctx, user: User, request: Request) -> None:
     await check_login_otp(ctx, user, request.headers.get("npm-otp"))
 
 
-@router.post("/-/v1/login")
-async def web_login() -> Response:
-    """npm tries browser login first; a 4xx here makes it fall back to the couch prompts."""
-    raise NotFound(
-        "Web login is not supported by this registry: npm falls back to username and password."
-    )
-
-
 @router.get("/-/user/{couch_id}")
 async def get_user(couch_id: str, ctx: Ctx) -> Response:
     """Used by `npm owner add|rm` to look a user up (name and email only)."""
