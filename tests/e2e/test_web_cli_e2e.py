@@ -153,3 +153,32 @@ def test_npm_adduser_web_goes_to_sign_up(server, npm_factory, browser):
     child.expect(pexpect.EOF)
     assert npm.ok("whoami").stdout.strip() == "dave"
     page.close()
+
+
+def test_pnpm_stage_approve_three_ids_with_one_batch_code(server, npm_factory, browser):
+    from tests.support.pnpm12 import spawn_pnpm
+
+    token = signup(server.url, "alice")
+    http = server.client(token)
+    secret, _ = enrol_live(http)
+    codes = CodeSource(secret, current_used=True)
+    names = ["@acme/web", "@acme/api", "@acme/cli"]
+    ids = [stage(http, name, "3.0.0") for name in names]
+    npm = npm_factory(server, "alice", token)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    sign_in(page, server.url, "alice", codes.next)
+
+    child = spawn_pnpm(npm, "stage", "approve", *ids)
+    child.expect(AUTH_URL)
+    page.goto(child.match.group(1))
+    for name in names[1:]:
+        page.get_by_label(re.compile(f"{name}@3.0.0")).check()
+    page.get_by_label("One-time code").fill(codes.next())
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("#web-code")).to_be_visible()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    for name in names:
+        assert is_live(http, name, "3.0.0"), name
+    page.close()

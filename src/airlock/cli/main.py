@@ -68,6 +68,7 @@ def serve(
     from airlock.db.migrate import upgrade
     from airlock.storage.filesystem import FilesystemBlobStore
     from airlock.web.app import create_app
+    from airlock.web.ui.urls import browser_url
 
     settings = _settings(
         config, data=data, database_url=database_url, host=host, port=port, public_url=public_url
@@ -79,6 +80,7 @@ def serve(
     url = settings.base_url
     print(f"Airlock is listening on {url}/", flush=True)
     print(f"Point npm at it with this line in .npmrc:  registry={url}/", flush=True)
+    print(f"Web UI (staged versions, approvals): {browser_url(settings)}", flush=True)
     uvicorn.run(
         create_app(ctx),
         host=settings.host,
