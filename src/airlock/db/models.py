@@ -6,6 +6,7 @@ from airlock.oidc import models as oidc_models
 from airlock.packages import models as packages_models
 from airlock.tokens import models as tokens_models
 from airlock.twofactor import web_codes as web_codes_models
+from airlock.twofactor import webauthn as webauthn_models
 from airlock.webauth import models as webauth_models
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "tokens_models",
     "web_codes_models",
     "webauth_models",
+    "webauthn_models",
 ]

@@ -8,8 +8,10 @@ from starlette.responses import Response
 from airlock.accounts import service as accounts
 from airlock.errors import AirlockError, NotFound, TooManyRequests, Unauthorized
 from airlock.twofactor.service import is_enabled, verify_code
+from airlock.twofactor.webauthn import has_passkeys, verify_passkey
 from airlock.web.deps import Ctx, client_ip
 from airlock.web.ui import session as web
+from airlock.web.ui.ceremony import passkey_sent
 from airlock.web.ui.render import PREFIX, page, redirect
 from airlock.webauth import sessions, throttle
 
@@ -62,7 +64,8 @@ async def code_form(request: Request, ctx: Ctx, state: web.WebSession) -> Respon
     next_url = web.safe_next(request.query_params.get("next"))
     if state is None or state.pending_user_id is None:
         return redirect(request, f"{PREFIX}/sign-in")
-    return page(request, "sign_in_code.html", next=next_url)
+    passkeys = await has_passkeys(ctx, state.pending_user_id)
+    return page(request, "sign_in_code.html", next=next_url, passkeys=passkeys)
 
 
 @router.post("/sign-in/code")
@@ -73,10 +76,28 @@ async def sign_in_code(request: Request, ctx: Ctx, state: web.WebSession) -> Res
     if state.pending_user_id is None:
         return redirect(request, f"{PREFIX}/sign-in")
     try:
-        # verify_code counts failures and locks the account's second factor after too many.
-        await verify_code(ctx, state.pending_user_id, web.field(data, "code", required=False))
+        if passkey_sent(data):
+            # A second factor after the password: presence is enough (UV not required).
+            await verify_passkey(
+                ctx,
+                state.pending_user_id,
+                web.field(data, "passkey_handle", False),
+                web.field(data, "passkey_response", False),
+                require_uv=False,
+            )
+        else:
+            # verify_code counts failures and locks the account's second factor after many.
+            await verify_code(ctx, state.pending_user_id, web.field(data, "code", required=False))
     except AirlockError as exc:
-        return page(request, "sign_in_code.html", exc.status, next=next_url, error=exc.message)
+        passkeys = await has_passkeys(ctx, state.pending_user_id)
+        return page(
+            request,
+            "sign_in_code.html",
+            exc.status,
+            next=next_url,
+            error=exc.message,
+            passkeys=passkeys,
+        )
     await web.renew(request, ctx, state, user_id=state.pending_user_id)
     return redirect(request, next_url)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import uuid
 
+from starlette.datastructures import FormData
+
 from airlock.authz.principal import UserRef
 from airlock.context import AppContext
 from airlock.errors import BadRequest
@@ -13,6 +15,7 @@ from airlock.stage.errors import MalformedStageId
 from airlock.twofactor import totp
 from airlock.twofactor.service import verify_code
 from airlock.twofactor.web_codes import VERBS, Minted, mint
+from airlock.twofactor.webauthn import verify_passkey
 
 MAX_BATCH = 100
 
@@ -37,11 +40,33 @@ def verb_of(raw: str) -> str:
     return raw
 
 
-async def code_ceremony(
-    ctx: AppContext, user: UserRef, code: str, verb: str, ids: list[uuid.UUID]
+async def ceremony(
+    ctx: AppContext, user: UserRef, data: FormData, verb: str, ids: list[uuid.UUID]
 ) -> Minted:
-    """Check a TOTP or recovery code once; a web code for exactly `ids`."""
-    normal = totp.normalise(code)
-    await verify_code(ctx, user.id, normal)
-    proof = "recovery" if totp.is_recovery_code(normal) else "totp"
+    """Check one second factor (a passkey assertion with user verification, or a TOTP or
+    recovery code) once; a web code for exactly `ids`."""
+    if passkey_sent(data):
+        await verify_passkey(
+            ctx, user.id, _text(data, "passkey_handle"), _text(data, "passkey_response")
+        )
+        proof = "passkey"
+    else:
+        normal = totp.normalise(_text(data, "code"))
+        await verify_code(ctx, user.id, normal)
+        proof = "recovery" if totp.is_recovery_code(normal) else "totp"
     return await mint(ctx, user.id, verb, [str(i) for i in ids], proof)
+
+
+def passkey_sent(data: FormData) -> bool:
+    return bool(_text(data, "passkey_response"))
+
+
+def decision_of(data: FormData) -> str:
+    """The button pressed (a passkey button sets passkey_decision from script)."""
+    chosen = _text(data, "passkey_decision") if passkey_sent(data) else ""
+    return verb_of(chosen or _text(data, "decision"))
+
+
+def _text(data: FormData, name: str) -> str:
+    value = data.get(name)
+    return value.strip() if isinstance(value, str) else ""

@@ -19,10 +19,11 @@ from airlock.errors import AirlockError, NotFound
 from airlock.stage import queries
 from airlock.tokens.service import issue_session_token
 from airlock.twofactor.web_codes import Target
+from airlock.twofactor.webauthn import has_passkeys
 from airlock.web.deps import Ctx, read_body
 from airlock.web.npm.responses import error_body, json_response
 from airlock.web.ui import session as web
-from airlock.web.ui.ceremony import code_ceremony, stage_ids
+from airlock.web.ui.ceremony import ceremony, stage_ids
 from airlock.web.ui.render import PREFIX, error_page, page, redirect
 from airlock.webauth import requests as flows
 from airlock.webauth.requests import Poll
@@ -155,6 +156,7 @@ async def _auth_form(
         others=others,
         auth_secret=secret,
         error=error,
+        passkeys=await has_passkeys(ctx, user.id),
     )
 
 
@@ -169,7 +171,7 @@ async def auth_confirm(secret: str, request: Request, ctx: Ctx, state: web.WebSe
     assert found.target is not None
     verb = found.target.verb
     try:
-        minted = await code_ceremony(ctx, user, web.field(data, "code", False), verb, ids)
+        minted = await ceremony(ctx, user, data, verb, ids)
     except AirlockError as exc:
         return await _auth_form(ctx, request, user, found, info, secret, exc.message, exc.status)
     if not await flows.answer(ctx, found.id, user.id, minted.code):

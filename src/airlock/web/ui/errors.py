@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from airlock.errors import AirlockError
 from airlock.twofactor.errors import OtpMissing
+from airlock.web.npm.responses import error_body, json_response
 from airlock.web.ui.cli import challenge
 from airlock.web.ui.render import PREFIX, error_page, is_ui_path, redirect
 from airlock.web.ui.session import SignInNeeded
@@ -17,6 +18,9 @@ __all__ = ["html_error", "is_ui_path", "web_otp_challenge"]
 
 
 def html_error(request: Request, exc: AirlockError) -> Response:
+    if request.url.path.endswith("/options"):
+        # The passkey endpoints are fetched by script, which reads {"error": ...}.
+        return json_response(error_body(exc.message), exc.status)
     if isinstance(exc, SignInNeeded):
         return redirect(request, f"{PREFIX}/sign-in?next={exc.next_url}")
     return error_page(request, exc.status, exc.message)

@@ -12,10 +12,11 @@ from airlock.errors import AirlockError, BadRequest
 from airlock.stage import decide, queries
 from airlock.stage.errors import StageNotFound
 from airlock.stage.files import stage_files
+from airlock.twofactor.webauthn import has_passkeys
 from airlock.web.deps import Ctx
 from airlock.web.npm.stage import stage_id
 from airlock.web.ui import session as web
-from airlock.web.ui.ceremony import code_ceremony, stage_ids, verb_of
+from airlock.web.ui.ceremony import ceremony, decision_of, stage_ids
 from airlock.web.ui.render import PREFIX, page
 
 router = APIRouter(prefix=PREFIX)
@@ -41,7 +42,14 @@ async def queue(request: Request, ctx: Ctx, state: web.WebSession) -> Response:
     items = [await queries.view_stage(ctx, who, info.id) for info in result.items]
     result = type(result)(items=items, total=result.total, page=result.page, per_page=PER_PAGE)
     pages = max(1, -(-result.total // PER_PAGE))
-    return page(request, "stages.html", title="Staged versions", result=result, pages=pages)
+    return page(
+        request,
+        "stages.html",
+        title="Staged versions",
+        result=result,
+        pages=pages,
+        passkeys=await has_passkeys(ctx, user.id),
+    )
 
 
 @router.get("/stages/{raw_id}")
@@ -49,7 +57,14 @@ async def stage_page(raw_id: str, request: Request, ctx: Ctx, state: web.WebSess
     user = web.signed_in(request, state)
     info = await queries.view_stage(ctx, web.principal(request, user), stage_id(raw_id))
     files, truncated = await stage_files(ctx, info)
-    return page(request, "stage.html", info=info, files=files, truncated=truncated)
+    return page(
+        request,
+        "stage.html",
+        info=info,
+        files=files,
+        truncated=truncated,
+        passkeys=await has_passkeys(ctx, user.id),
+    )
 
 
 @router.get("/stages/{raw_id}/tarball")
@@ -76,7 +91,7 @@ async def decide_many(request: Request, ctx: Ctx, state: web.WebSession) -> Resp
     data = await web.form(request, ctx, state)
     user = web.signed_in(request, state)
     ids = stage_ids([v for v in data.getlist("stage") if isinstance(v, str)])
-    verb = verb_of(web.field(data, "decision"))
+    verb = decision_of(data)
     who = web.principal(request, user)
     labels = {}
     for i in ids:
@@ -84,7 +99,7 @@ async def decide_many(request: Request, ctx: Ctx, state: web.WebSession) -> Resp
         info = await queries.view_stage(ctx, who, i)
         labels[i] = f"{info.package}@{info.version}"
     try:
-        minted = await code_ceremony(ctx, user, web.field(data, "code", False), verb, ids)
+        minted = await ceremony(ctx, user, data, verb, ids)
     except AirlockError as exc:
         return page(
             request,

@@ -108,8 +108,48 @@ def upgrade() -> None:
     with op.batch_alter_table("web_codes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_web_codes_code_hash"), ["code_hash"], unique=False)
 
+    op.create_table(
+        "passkeys",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("credential_id", sa.LargeBinary(), nullable=False),
+        sa.Column("public_key", sa.LargeBinary(), nullable=False),
+        sa.Column("sign_count", sa.Integer(), nullable=False),
+        sa.Column("transports", airlock.db.base.JSONType(), nullable=False),
+        sa.Column("label", sa.String(length=100), nullable=False),
+        sa.Column("device_type", sa.String(length=32), nullable=False),
+        sa.Column("backed_up", sa.Boolean(), nullable=False),
+        sa.Column("created_at", _TS, nullable=False),
+        sa.Column("last_used_at", _TS, nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_passkeys_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_passkeys")),
+        sa.UniqueConstraint("credential_id", name=op.f("uq_passkeys_credential_id")),
+    )
+    with op.batch_alter_table("passkeys", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_passkeys_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "passkey_challenges",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=False),
+        sa.Column("challenge", sa.LargeBinary(), nullable=False),
+        sa.Column("expires_at", _TS, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_passkey_challenges_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_passkey_challenges")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("passkey_challenges")
+    op.drop_table("passkeys")
     op.drop_table("web_codes")
     op.drop_table("web_auth_requests")
     op.drop_table("web_signin_throttle")
