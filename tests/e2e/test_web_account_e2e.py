@@ -71,3 +71,38 @@ def test_tokens_and_sessions(server):
         second.goto(server.url + "/-/web/stages")
         expect(second).to_have_url(re.compile("/-/web/sign-in"))
         browser.close()
+
+
+def test_enable_two_factor_with_qr_code_recovery_codes_once_then_disable(server):
+    from tests.support.otp import CodeSource
+
+    signup(server.url, "alice")
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        sign_in(page, server.url, "alice")
+        page.goto(server.url + "/-/web/account/2fa")
+        page.get_by_label("Password").fill("correct-horse-9")
+        page.get_by_role("button", name="Enable two-factor authentication").click()
+        qr = page.get_by_role("img", name="QR code for your authenticator app")
+        assert qr.get_attribute("src").startswith("data:image/svg+xml;base64,")
+        assert qr.evaluate("img => img.naturalWidth") > 0
+        shot(page, "two-factor-enrol")
+        codes = CodeSource(page.locator("#totp-secret").inner_text().strip())
+        page.get_by_label("One-time code").fill("000000")
+        page.get_by_role("button", name="Confirm").click()
+        expect(page.get_by_role("alert")).to_be_visible()
+        page.get_by_label("One-time code").fill(codes.next())
+        page.get_by_role("button", name="Confirm").click()
+        recovery = page.locator("#recovery-codes li")
+        expect(recovery).to_have_count(10)
+        first = recovery.first.inner_text()
+        shot(page, "two-factor-recovery")
+        page.goto(server.url + "/-/web/account/2fa")
+        assert first not in page.content()  # shown once
+        expect(page.locator("main")).to_contain_text("auth-and-writes")
+        page.get_by_label("Password").fill("correct-horse-9")
+        page.get_by_label("One-time code").fill(first)
+        page.get_by_role("button", name="Disable two-factor authentication").click()
+        expect(page.locator(".notice")).to_contain_text("off")
+        browser.close()
