@@ -10,7 +10,7 @@ ARGS ?=
 # Two workers: the suite is CPU-bound (npm and server processes) and CI has two cores.
 PYTEST := $(PY) -m pytest -n 2
 
-.PHONY: help run test test-sqlite test-postgresql lint fmt typecheck migrate bench clean
+.PHONY: chromium help run test test-sqlite test-postgresql lint fmt typecheck migrate bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,11 +28,16 @@ run: $(VENV)/.synced ## Start Airlock on embedded defaults (SQLite + files in ./
 
 test: lint test-sqlite test-postgresql ## Lint, type-check, then the whole suite on SQLite and PostgreSQL
 
-test-sqlite: $(VENV)/.synced ## The suite against SQLite
+test-sqlite: $(VENV)/.synced chromium ## The suite against SQLite
 	AIRLOCK_TEST_DB=sqlite $(PYTEST) $(ARGS)
 
-test-postgresql: $(VENV)/.synced ## The suite against PostgreSQL (127.0.0.1:5432, or AIRLOCK_TEST_PG_URL)
+test-postgresql: $(VENV)/.synced chromium ## The suite against PostgreSQL (127.0.0.1:5432, or AIRLOCK_TEST_PG_URL)
 	AIRLOCK_TEST_DB=postgresql $(PYTEST) $(ARGS)
+
+# The browser tests drive Debian's Chromium through Playwright (Playwright's own browser
+# download does not work offline); install it when it is missing.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 lint: $(VENV)/.synced ## ruff and mypy --strict
 	$(VENV)/bin/ruff check src tests scripts

@@ -257,6 +257,20 @@ class Settings(BaseSettings):
             raise ValueError("log_format must be auto, json or text")
         return v
 
+    # Web UI (branch web): browser sessions, sign-in throttling, npm web login / web 2FA.
+    web_session_ttl_seconds: int = Field(
+        12 * 3600, description="Lifetime of a browser session of the web UI."
+    )
+    web_signin_max_failures: int = Field(
+        10,
+        description="Failed web sign-ins (per account name and per client address) within 15 minutes before that key is locked.",
+    )
+    web_signin_lock_seconds: int = Field(900, description="How long a web sign-in lock lasts.")
+    web_auth_request_seconds: int = Field(
+        600,
+        description="How long a loginUrl/authUrl of npm's web login and web 2FA stays usable.",
+    )
+
     @field_validator("oidc_github_issuer", "oidc_gitlab_issuer", "oidc_circleci_issuer")
     @classmethod
     def _issuer_url(cls, v: str) -> str:

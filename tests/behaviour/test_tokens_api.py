@@ -250,10 +250,13 @@ async def test_token_outside_its_cidr_is_refused_naming_the_limit(client, sessio
     assert "10.0.0.0/8" in resp.json()["error"]
 
 
-async def test_web_login_endpoint_is_a_json_404(client):
+async def test_web_login_answers_login_and_done_urls(client):
     resp = await client.post("/-/v1/login", json={})
-    assert resp.status_code == 404
-    assert "couch" not in resp.json()["error"] and resp.json()["error"]
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["loginUrl"].startswith("http://127.0.0.1:4873/-/web/login/")
+    done = await client.get(body["doneUrl"])
+    assert done.status_code == 202 and done.headers["retry-after"] == "2"
 
 
 async def test_trusted_publishing_tokens_cannot_use_account_routes(client, app_ctx, session_token):

@@ -40,6 +40,9 @@ class Event(StrEnum):
     VERSION_APPROVAL_RECORDED = "package:version:approval-recorded"
     VERSION_EXPIRING = "package:version:expiring"
     HOOK_CHANGED = "package:hook:changed"
+    # web UI (branch web)
+    WEB_CODE_USED = "user:2fa:web-code:used"
+    WEB_SIGNIN = "user:web:signin"
 
 
 def record(

@@ -25,6 +25,7 @@ async def authorize(
     *,
     fresh_factor: bool = True,
     targets: tuple[str, ...] = (),
+    decision: str | None = None,
 ) -> None:
     """Raise unless `principal` may perform `action` on `pkg`.
 
@@ -33,7 +34,7 @@ async def authorize(
     """
     check_access(principal, action, pkg)
     if fresh_factor:
-        await require(ctx, principal, action, pkg, targets=targets)
+        await require(ctx, principal, action, pkg, targets=targets, decision=decision)
 
 
 def check_access(principal: Principal, action: Action, pkg: PackageRef) -> None:

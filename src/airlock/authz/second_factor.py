@@ -32,6 +32,7 @@ from airlock.authz.principal import PackageRef, Principal, TokenKind
 from airlock.context import AppContext
 from airlock.twofactor.errors import OtpMissing, TwoFactorNeeded
 from airlock.twofactor.service import PASSWORD, is_enabled, verify_code
+from airlock.twofactor.web_codes import Target
 
 DECIDE_NEEDS_2FA = (
     "Enable two-factor authentication (npm profile enable-2fa auth-and-writes) to approve or "
@@ -56,6 +57,9 @@ class Challenge:
     # Further ids the action is about (e.g. the stage id being approved), so a proof bound
     # to one action and its targets can be checked against them.
     targets: tuple[str, ...] = ()
+    # For a stage decision: "approve" or "reject" (a browser-issued code is bound to one).
+    decision: str | None = None
+    actor: str | None = None  # the account name, for the audit row of a consumed proof
 
 
 class ProofVerifier(Protocol):
@@ -82,7 +86,11 @@ def register_verifier(verifier: ProofVerifier) -> None:
 async def verify_proof(ctx: AppContext, challenge: Challenge, proof: str | None) -> None:
     """The one place a second factor is checked."""
     if proof is None or not proof.strip():
-        raise OtpMissing()
+        # The web layer offers npm's browser flow (authUrl/doneUrl) for exactly this target.
+        target = None
+        if challenge.decision is not None and challenge.targets:
+            target = Target(challenge.decision, challenge.targets[0])
+        raise OtpMissing(challenge.user_id, target)
     for verifier in _VERIFIERS:
         if verifier.recognises(proof):
             await verifier.verify(ctx, challenge, proof)
@@ -97,12 +105,13 @@ async def require(
     pkg: PackageRef | None = None,
     *,
     targets: tuple[str, ...] = (),
+    decision: str | None = None,
 ) -> None:
     """Raise OtpRequired / Forbidden unless the request carries the second factor its
     purpose needs (or needs none)."""
     if isinstance(purpose, Action):
         assert pkg is not None
-        await _package_action(ctx, principal, purpose, pkg, targets)
+        await _package_action(ctx, principal, purpose, pkg, targets, decision)
         return
     user = principal.user
     assert user is not None
@@ -146,11 +155,15 @@ async def _package_action(
     action: Action,
     pkg: PackageRef,
     targets: tuple[str, ...],
+    decision: str | None,
 ) -> None:
     if not _needs_proof(principal, action, pkg):
         return
-    assert principal.user is not None
-    challenge = Challenge(principal.user.id, action, principal.credential, pkg.name, targets)
+    user = principal.user
+    assert user is not None
+    challenge = Challenge(
+        user.id, action, principal.credential, pkg.name, targets, decision, user.name
+    )
     await verify_proof(ctx, challenge, principal.otp)
 
 

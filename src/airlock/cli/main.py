@@ -53,6 +53,7 @@ def serve(
     from airlock.storage.filesystem import FilesystemBlobStore
     from airlock.web.app import create_app
     from airlock.web.asgi import SETTINGS_ENV, worker_count
+    from airlock.web.ui.urls import browser_url
 
     settings = _settings(
         config,
@@ -74,6 +75,7 @@ def serve(
         f"Airlock is listening on {url}/ ({count} process{'es' if count > 1 else ''})", flush=True
     )
     print(f"Point npm at it with this line in .npmrc:  registry={url}/", flush=True)
+    print(f"Web UI (staged versions, approvals): {browser_url(settings)}", flush=True)
     common = {
         "host": settings.host,
         "port": settings.port,

@@ -8,7 +8,10 @@ from airlock.packages import models as packages_models
 from airlock.stage import models as stage_models
 from airlock.tokens import models as tokens_models
 from airlock.twofactor import models as twofactor_models
+from airlock.twofactor import web_codes as web_codes_models
+from airlock.twofactor import webauthn as webauthn_models
 from airlock.uplink import models as uplink_models
+from airlock.webauth import models as webauth_models
 
 __all__ = [
     "accounts_models",
@@ -20,4 +23,7 @@ __all__ = [
     "tokens_models",
     "twofactor_models",
     "uplink_models",
+    "web_codes_models",
+    "webauth_models",
+    "webauthn_models",
 ]

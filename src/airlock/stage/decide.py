@@ -42,7 +42,7 @@ from airlock.stage.schemas import StageInfo
 
 async def approve(ctx: AppContext, principal: Principal, stage_id: uuid.UUID) -> StageInfo:
     """Publish exactly the staged bytes under the staged tag, through the publish path."""
-    user, info = await _decidable(ctx, principal, stage_id)
+    user, info = await _decidable(ctx, principal, stage_id, "approve")
     # The bytes are checked again now: what a reviewer downloaded is what goes live.
     if not await blob_matches(ctx.blobs, info.blob_key, info.integrity):
         raise StageConflict(
@@ -141,7 +141,7 @@ async def _four_eyes(
 
 async def reject(ctx: AppContext, principal: Principal, stage_id: uuid.UUID) -> StageInfo:
     """Delete the stage and (after the commit) its blob."""
-    user, info = await _decidable(ctx, principal, stage_id)
+    user, info = await _decidable(ctx, principal, stage_id, "reject")
     async with ctx.db.write() as session:
         gone = await session.execute(
             delete(Version)
@@ -167,7 +167,7 @@ async def reject(ctx: AppContext, principal: Principal, stage_id: uuid.UUID) -> 
 
 
 async def _decidable(
-    ctx: AppContext, principal: Principal, stage_id: uuid.UUID
+    ctx: AppContext, principal: Principal, stage_id: uuid.UUID, verb: str
 ) -> tuple[UserRef, StageInfo]:
     """The stage if the caller may decide it, else 404 (its existence must not leak)."""
     user = signed_in(principal)
@@ -188,7 +188,7 @@ async def _decidable(
         _, ref = await packages_repo.package_ref(session, package.name, principal)
         info = StageInfo.of(version, package)
     # Token limits and the fresh second factor (always required for DECIDE).
-    await authorize(ctx, principal, Action.DECIDE, ref, targets=(str(stage_id),))
+    await authorize(ctx, principal, Action.DECIDE, ref, targets=(str(stage_id),), decision=verb)
     return user, info
 
 

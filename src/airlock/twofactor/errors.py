@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import TYPE_CHECKING
+
 from airlock.errors import BadRequest, Conflict, Forbidden, OtpRequired, TooManyRequests
+
+if TYPE_CHECKING:
+    from airlock.twofactor.web_codes import Target
 
 OTP_PROMPT = (
     "You must provide a one-time pass. Pass --otp=<code> from your authenticator app, "
@@ -11,8 +17,13 @@ OTP_PROMPT = (
 
 
 class OtpMissing(OtpRequired):
-    def __init__(self) -> None:
+    """`user_id` and `target` (a web_codes.Target) let the web layer offer npm's web 2FA
+    (authUrl/doneUrl) for exactly this decision."""
+
+    def __init__(self, user_id: uuid.UUID | None = None, target: Target | None = None) -> None:
         super().__init__(OTP_PROMPT)
+        self.user_id = user_id
+        self.target = target
 
 
 class InvalidOtp(OtpRequired):

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from airlock.authz.second_factor import register_verifier
 from airlock.context import AppContext
 from airlock.web.errors import install_error_handlers
 from airlock.web.fastpath import ReadFastPath
@@ -37,6 +38,8 @@ from airlock.web.npm import (
     users,
 )
 from airlock.web.observe import RequestObserver
+from airlock.web.ui import routes as ui_routes
+from airlock.web.ui.ceremony import WEB_CODES
 
 log = logging.getLogger("airlock")
 
@@ -67,7 +70,10 @@ def create_app(ctx: AppContext) -> FastAPI:
         openapi_url="/-/airlock/openapi.json",
     )
     app.state.ctx = ctx
+    # Browser-issued codes (web 2FA, batch approval) are a second factor for decisions.
+    register_verifier(WEB_CODES)
     install_error_handlers(app)
+    ui_routes.install(app)  # web UI (branch web): before the catch-all package routes
     # Order matters: fixed /-/ routes first, then the catch-all package routes.
     for module in (
         ops,

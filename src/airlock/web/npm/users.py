@@ -103,14 +103,6 @@ async def login_unknown_name(ctx: Ctx, request: Request, name: str, password: st
         raise
 
 
-@router.post("/-/v1/login")
-async def web_login() -> Response:
-    """npm tries browser login first; a 4xx here makes it fall back to the couch prompts."""
-    raise NotFound(
-        "Web login is not supported by this registry: npm falls back to username and password."
-    )
-
-
 @router.get("/-/user/{couch_id}")
 async def get_user(couch_id: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
     """Used by `npm owner add|rm` to look a user up. The e-mail address only for the
