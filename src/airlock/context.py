@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from airlock.clock import Clock, SystemClock
+from airlock.datafolder import prepare_data_folder
 from airlock.db.engine import Database
 from airlock.settings import Settings
 from airlock.storage.base import BlobStore
@@ -25,7 +26,7 @@ class AppContext:
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
-    settings.data.mkdir(parents=True, exist_ok=True)
+    prepare_data_folder(settings)
     return AppContext(
         settings=settings,
         db=Database(settings.effective_database_url),

@@ -183,7 +183,11 @@ def test_workspaces_stage_every_package(server, npm_factory, tmp_path):
 
 def test_stages_expire_without_any_request(server_factory, npm_factory, tmp_path):
     server = server_factory(
-        env={"AIRLOCK_STAGE_EXPIRY_SECONDS": "2", "AIRLOCK_EXPIRY_SWEEP_SECONDS": "0.5"}
+        env={
+            "AIRLOCK_STAGE_EXPIRY_SECONDS": "2",
+            "AIRLOCK_EXPIRY_SWEEP_SECONDS": "0.5",
+            "AIRLOCK_BLOB_GRACE_SECONDS": "1",  # older than the grace: collected at expiry
+        }
     )
     alice = npm_factory(server, "alice", signup(server.url, "alice"))
     folder = make_package_dir(tmp_path, "pkg-e", "1.0.0")

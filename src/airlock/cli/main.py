@@ -66,16 +66,14 @@ def serve(
 
     from airlock.context import build_context
     from airlock.db.migrate import upgrade
-    from airlock.storage.filesystem import FilesystemBlobStore
     from airlock.web.app import create_app
+    from airlock.web.connections import protocol_class
 
     settings = _settings(
         config, data=data, database_url=database_url, host=host, port=port, public_url=public_url
     )
     ctx = build_context(settings)
     upgrade(settings.effective_database_url)
-    if isinstance(ctx.blobs, FilesystemBlobStore):
-        ctx.blobs.sweep_temp_files()
     url = settings.base_url
     print(f"Airlock is listening on {url}/", flush=True)
     print(f"Point npm at it with this line in .npmrc:  registry={url}/", flush=True)
@@ -86,6 +84,8 @@ def serve(
         log_level=settings.log_level,
         access_log=False,
         server_header=False,
+        # Slow or oversized requests are cut off before they reach the app (web/connections.py).
+        http=protocol_class(settings),
     )
 
 

@@ -27,3 +27,12 @@ def _register_packument_refresh() -> None:
 
 
 _register_packument_refresh()
+
+
+def _register_blob_sweep() -> None:
+    from airlock.packages.blobs import blob_sweep_job
+
+    BACKGROUND_JOBS.append(blob_sweep_job)
+
+
+_register_blob_sweep()

@@ -1,0 +1,91 @@
+"""A real S3-compatible server for tests: moto's server mode on a free 127.0.0.1 port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from tests.support.server import free_port
+
+ACCESS_KEY = "testing-access-key"
+SECRET_KEY = "testing-secret-key"
+
+
+class MotoServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> MotoServer:
+        exe = Path(sys.executable).with_name("moto_server")
+        self.proc = subprocess.Popen(
+            [str(exe), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{self.url}/moto-api/", timeout=1)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("moto_server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(
+        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def create_bucket(self, name: str | None = None) -> str:
+        import boto3
+
+        bucket = name or f"airlock-{uuid.uuid4().hex[:12]}"
+        self.boto().create_bucket(Bucket=bucket)
+        del boto3
+        return bucket
+
+    def boto(self):  # type: ignore[no-untyped-def]
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+        )
+
+    def env(self, bucket: str, prefix: str = "") -> dict[str, str]:
+        """Settings for `airlock serve` to use this server."""
+        return {
+            "AIRLOCK_STORAGE": "s3",
+            "AIRLOCK_S3_BUCKET": bucket,
+            "AIRLOCK_S3_PREFIX": prefix,
+            "AIRLOCK_S3_ENDPOINT_URL": self.url,
+            "AIRLOCK_S3_REGION": "us-east-1",
+            "AIRLOCK_S3_ACCESS_KEY_ID": ACCESS_KEY,
+            "AIRLOCK_S3_SECRET_ACCESS_KEY": SECRET_KEY,
+        }
