@@ -14,6 +14,8 @@ import httpx
 
 from tests.support.server import free_port
 
+# AIRLOCK_TEST_STORAGE=s3 runs the live-server tests with S3 storage (make test-s3).
+STORAGE = os.environ.get("AIRLOCK_TEST_STORAGE", "filesystem")
 ACCESS_KEY = "testing-access-key"
 SECRET_KEY = "testing-secret-key"
 
@@ -60,12 +62,13 @@ class MotoServer:
         self.stop()
 
     def create_bucket(self, name: str | None = None) -> str:
-        import boto3
-
         bucket = name or f"airlock-{uuid.uuid4().hex[:12]}"
         self.boto().create_bucket(Bucket=bucket)
-        del boto3
         return bucket
+
+    def keys(self, bucket: str) -> set[str]:
+        pages = self.boto().get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return {obj["Key"] for page in pages for obj in page.get("Contents", [])}
 
     def boto(self):  # type: ignore[no-untyped-def]
         import boto3

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import obstore
 from obstore.exceptions import (
     BaseError,
-    NotFoundError,
     PermissionDeniedError,
     UnauthenticatedError,
 )
@@ -34,6 +33,9 @@ if TYPE_CHECKING:  # typed dicts that exist only in obstore's stubs
 from airlock.storage.base import BlobMissing, StorageUnavailable
 
 _CHUNK = 64 * 1024
+# obstore raises its own errors and builtin ones (FileNotFoundError for a missing object,
+# PermissionError, TimeoutError, ConnectionError are all OSError).
+_ERRORS = (BaseError, OSError, RuntimeError)
 
 
 class S3BlobStore:
@@ -67,8 +69,8 @@ class S3BlobStore:
             raise ValueError(f"blob key escapes the store: {key!r}")
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _fail(self, exc: BaseError, what: str) -> NoReturn:
-        if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
+    def _fail(self, exc: Exception, what: str) -> NoReturn:
+        if isinstance(exc, PermissionDeniedError | UnauthenticatedError | PermissionError):
             reason = "access denied (check s3_access_key_id / s3_secret_access_key)"
         elif "NoSuchBucket" in str(exc) or "bucket does not exist" in str(exc).lower():
             reason = f"bucket {self.bucket!r} does not exist"
@@ -81,15 +83,15 @@ class S3BlobStore:
     async def put(self, key: str, data: bytes) -> None:
         try:
             await obstore.put_async(self.store, self._path(key), data, use_multipart=False)
-        except BaseError as exc:
+        except _ERRORS as exc:
             self._fail(exc, "write")
 
     async def open(self, key: str) -> AsyncIterator[bytes]:
         try:
             result = await obstore.get_async(self.store, self._path(key))
-        except NotFoundError as exc:
+        except FileNotFoundError as exc:
             raise BlobMissing(key) from exc
-        except BaseError as exc:
+        except _ERRORS as exc:
             self._fail(exc, "read")
         return self._chunks(result.stream(min_chunk_size=_CHUNK))
 
@@ -97,7 +99,7 @@ class S3BlobStore:
         try:
             async for chunk in stream:
                 yield bytes(chunk)
-        except BaseError as exc:
+        except _ERRORS as exc:
             self._fail(exc, "read")
 
     async def stream(self, key: str, chunk_size: int = _CHUNK) -> AsyncIterator[bytes]:
@@ -108,26 +110,26 @@ class S3BlobStore:
         try:
             result = await obstore.get_async(self.store, self._path(key))
             return bytes(await result.bytes_async())
-        except NotFoundError as exc:
+        except FileNotFoundError as exc:
             raise BlobMissing(key) from exc
-        except BaseError as exc:
+        except _ERRORS as exc:
             self._fail(exc, "read")
 
     async def exists(self, key: str) -> bool:
         try:
             await obstore.head_async(self.store, self._path(key))
-        except NotFoundError:
+        except FileNotFoundError:
             return False
-        except BaseError as exc:
+        except _ERRORS as exc:
             self._fail(exc, "check")
         return True
 
     async def delete(self, key: str) -> None:
         try:
             await obstore.delete_async(self.store, self._path(key))
-        except NotFoundError:
+        except FileNotFoundError:
             return
-        except BaseError as exc:
+        except _ERRORS as exc:
             self._fail(exc, "delete")
 
     def local_path(self, key: str) -> Path | None:
@@ -138,7 +140,7 @@ class S3BlobStore:
             return await obstore.sign_async(
                 self.store, "GET", self._path(key), timedelta(seconds=seconds)
             )
-        except BaseError as exc:
+        except _ERRORS as exc:
             self._fail(exc, "sign")
 
     async def sweep_incomplete(self, older_than_seconds: float) -> int:
@@ -148,5 +150,5 @@ class S3BlobStore:
     async def check(self) -> None:
         try:
             await obstore.list_with_delimiter_async(self.store, self.prefix or None)
-        except BaseError as exc:
+        except _ERRORS as exc:
             self._fail(exc, "list")
