@@ -92,3 +92,23 @@ class MotoServer:
             "AIRLOCK_S3_ACCESS_KEY_ID": ACCESS_KEY,
             "AIRLOCK_S3_SECRET_ACCESS_KEY": SECRET_KEY,
         }
+
+
+def stored_tarballs(server) -> set[str]:  # type: ignore[no-untyped-def]
+    """Tarball keys a live server's blob store holds, on disk or in its S3 bucket."""
+    env = server.env
+    if env.get("AIRLOCK_STORAGE") != "s3":
+        root = server.data / "blobs"
+        return {str(p.relative_to(root)) for p in root.rglob("*.tgz")}
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AIRLOCK_S3_ENDPOINT_URL"],
+        region_name=env["AIRLOCK_S3_REGION"],
+        aws_access_key_id=env["AIRLOCK_S3_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AIRLOCK_S3_SECRET_ACCESS_KEY"],
+    )
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=env["AIRLOCK_S3_BUCKET"])
+    keys = {obj["Key"] for page in pages for obj in page.get("Contents", [])}
+    return {k for k in keys if k.endswith(".tgz")}
