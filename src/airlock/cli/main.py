@@ -153,3 +153,7 @@ from airlock.cli.tokens import rotate_secrets, token_app  # noqa: E402 (needs `a
 
 app.add_typer(token_app, name="token")
 app.command("rotate-secrets")(rotate_secrets)
+
+from airlock.cli.backup import backup  # noqa: E402
+
+app.command("backup")(backup)
