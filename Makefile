@@ -10,7 +10,7 @@ ARGS ?=
 # Two workers: the suite is CPU-bound (npm and server processes) and CI has two cores.
 PYTEST := $(PY) -m pytest -n 2
 
-.PHONY: chromium help run test test-sqlite test-postgresql lint fmt typecheck migrate bench clean
+.PHONY: chromium help run test test-sqlite test-postgresql test-s3 lint fmt typecheck migrate bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 run: $(VENV)/.synced ## Start Airlock on embedded defaults (SQLite + files in ./airlock-data)
 	$(VENV)/bin/airlock serve $(ARGS)
 
-test: lint test-sqlite test-postgresql ## Lint, type-check, then the whole suite on SQLite and PostgreSQL
+test: lint test-sqlite test-postgresql test-s3 ## Lint, type-check, the whole suite on SQLite and PostgreSQL, the S3 subset
 
 test-sqlite: $(VENV)/.synced chromium ## The suite against SQLite
 	AIRLOCK_TEST_DB=sqlite $(PYTEST) $(ARGS)
@@ -38,6 +38,13 @@ test-postgresql: $(VENV)/.synced chromium ## The suite against PostgreSQL (127.0
 # download does not work offline); install it when it is missing.
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# The publish / stage / install / unpublish / expiry end-to-end tests again, with S3 storage
+# (moto's server, started by the tests) on PostgreSQL: the fleet configuration.
+S3_SUBSET := tests/e2e/test_publish_e2e.py tests/e2e/test_install_e2e.py \
+	tests/e2e/test_stage_e2e.py tests/e2e/test_manage_e2e.py tests/e2e/test_fleet_e2e.py
+test-s3: $(VENV)/.synced ## The end-to-end publish/stage/install/unpublish/expiry tests on PostgreSQL + S3 (moto)
+	AIRLOCK_TEST_DB=postgresql AIRLOCK_TEST_STORAGE=s3 $(PYTEST) $(S3_SUBSET) $(ARGS)
 
 lint: $(VENV)/.synced ## ruff and mypy --strict
 	$(VENV)/bin/ruff check src tests scripts

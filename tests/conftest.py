@@ -17,11 +17,12 @@ from airlock.settings import Settings, normalise_database_url
 from airlock.web.app import create_app
 from tests.support.databases import BACKEND, TestDatabase, require_backend
 from tests.support.npm import Npm, ensure_npm
+from tests.support.s3 import STORAGE, MotoServer
 from tests.support.server import LiveServer
 
 
 def pytest_report_header() -> str:
-    return f"airlock database backend: {BACKEND}"
+    return f"airlock database backend: {BACKEND}, blob storage: {STORAGE}"
 
 
 @pytest.fixture
@@ -37,12 +38,31 @@ def database(tmp_path: Path) -> Iterator[TestDatabase]:
 ServerFactory = Callable[..., LiveServer]
 
 
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    """moto's S3 server on 127.0.0.1, one per test worker."""
+    with MotoServer() as server:
+        yield server
+
+
 @pytest.fixture
-def server_factory(tmp_path: Path, database: TestDatabase) -> Iterator[ServerFactory]:
+def storage_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """AIRLOCK_TEST_STORAGE=s3: live servers store blobs in a fresh bucket of moto."""
+    if STORAGE != "s3":
+        return {}
+    moto: MotoServer = request.getfixturevalue("moto")
+    return moto.env(moto.create_bucket(), prefix="airlock/")
+
+
+@pytest.fixture
+def server_factory(
+    tmp_path: Path, database: TestDatabase, storage_env: dict[str, str]
+) -> Iterator[ServerFactory]:
     """Start live servers sharing this test's database (pass env= for settings)."""
     started: list[LiveServer] = []
 
     def start(env: dict[str, str] | None = None, data: Path | None = None) -> LiveServer:
+        env = {**storage_env, **(env or {})}
         srv = LiveServer(data or tmp_path / "data", database.url, env=env)
         started.append(srv)
         return srv.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from airlock.clock import Clock, SystemClock
 from airlock.context import AppContext
+from airlock.datafolder import prepare_data_folder
 from airlock.db.engine import Database
 from airlock.settings import Settings
 from airlock.storage.factory import make_blob_store
@@ -13,7 +14,7 @@ from airlock.uplink.client import Upstream
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
-    settings.data.mkdir(parents=True, exist_ok=True)
+    prepare_data_folder(settings)
     db = Database(settings.effective_database_url)
     clock = clock or SystemClock()
     return AppContext(

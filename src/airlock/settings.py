@@ -36,14 +36,15 @@ class Settings(BaseSettings):
         description="postgresql://user@host/db or sqlite:///path. Default: SQLite at DATA/airlock.db.",
     )
     storage: str = Field(
-        "filesystem", description="Blob store backend: filesystem (under DATA/blobs)."
+        "filesystem",
+        description="Blob store backend: filesystem (under DATA/blobs) or s3 (the s3_* settings).",
     )
     log_level: str = Field("info", description="Log level: critical, error, warning, info, debug.")
 
     # A list allows rotation: the first key encrypts, every key decrypts.
     secret_key: str = Field(
-        DEV_SECRET,
-        description="Key that encrypts TOTP secrets at rest. Required (not the built-in one) when development is false.",
+        "",
+        description="Key that encrypts TOTP secrets at rest. Unset: generated on first start and kept in DATA/secret-key (mode 0600); must be set explicitly for a non-loopback host and shared by every instance.",
     )
     old_secret_keys: list[str] = Field(
         default_factory=list,
@@ -51,7 +52,7 @@ class Settings(BaseSettings):
     )
     development: bool = Field(
         True,
-        description="Development mode allows the built-in secret key. Set false in production.",
+        description="Development mode allows a secret key generated into the data folder (loopback only). Set false in production.",
     )
 
     open_signup: bool = Field(
@@ -271,6 +272,54 @@ class Settings(BaseSettings):
         description="How long a loginUrl/authUrl of npm's web login and web 2FA stays usable.",
     )
 
+    # --- storage, blob lifetime and connection limits (storage branch) ---
+    s3_bucket: str | None = Field(None, description="S3 bucket for storage = s3.")
+    s3_prefix: str = Field(
+        "", description="Key prefix inside the bucket (e.g. airlock/), for a shared bucket."
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="S3 endpoint for S3-compatible services (MinIO, Ceph, R2...). Default: AWS.",
+    )
+    s3_region: str = Field("us-east-1", description="S3 region.")
+    s3_access_key_id: str | None = Field(
+        None, description="S3 access key id. Default: the usual AWS credential chain."
+    )
+    s3_secret_access_key: str | None = Field(None, description="S3 secret access key.")
+    s3_timeout_seconds: float = Field(
+        20.0, description="Connect and read timeout of one S3 request (then 503)."
+    )
+    s3_presign_seconds: int = Field(
+        0,
+        description="When > 0 and storage = s3, tarball GETs are answered with a redirect to a presigned S3 URL valid this long.",
+    )
+    blob_grace_seconds: float = Field(
+        900.0,
+        description="An unreferenced blob is deleted only this long after it was last written or claimed (protects uploads in flight in any process).",
+    )
+    blob_sweep_seconds: float = Field(
+        300.0,
+        description="How often each process deletes unreferenced blobs and stale partial uploads.",
+    )
+    header_timeout_seconds: float = Field(
+        10.0,
+        description="A connection must deliver a request's complete headers within this time (408 and closed otherwise); 0 disables.",
+    )
+    body_timeout_seconds: float = Field(
+        30.0,
+        description="Longest pause while a request body arrives; after this long the body must also average body_min_bytes_per_second (408 and closed otherwise); 0 disables.",
+    )
+    body_min_bytes_per_second: int = Field(
+        1024, description="Slowest average request body rate accepted (see body_timeout_seconds)."
+    )
+    max_header_bytes: int = Field(
+        65536, description="Largest request line plus headers accepted (431 otherwise)."
+    )
+    max_connections_per_client: int = Field(
+        128,
+        description="Open connections one client address may hold (429 and closed beyond); 0 disables (use 0 behind a reverse proxy).",
+    )
+
     @field_validator("oidc_github_issuer", "oidc_gitlab_issuer", "oidc_circleci_issuer")
     @classmethod
     def _issuer_url(cls, v: str) -> str:
@@ -351,12 +400,34 @@ class Settings(BaseSettings):
         return [str(ipaddress.ip_network(net.strip(), strict=False)) for net in v]
 
     def check_secrets(self) -> None:
-        """Refuse the built-in development secret outside development mode."""
-        if not self.development and self.secret_key == DEV_SECRET:
+        """Refuse the old public development key, and a generated key on a public listener.
+
+        A key generated into the data folder is fine on a laptop; a server reachable from
+        the network (several instances, on other hosts) needs one key set by the operator."""
+        if self.secret_key == DEV_SECRET and not self.development:
+            raise ValueError(f"AIRLOCK_SECRET_KEY must not be the public development key. {_HOW}")
+        if not self.secret_key and not self.development:
+            raise ValueError(f"The secret key must be set when development mode is off. {_HOW}")
+        if not self.secret_key and not is_loopback(self.host):
             raise ValueError(
-                "AIRLOCK_SECRET_KEY must be set when development mode is off "
-                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                f"--host {self.host} listens beyond this machine, so the secret key must be "
+                f"set explicitly (the same on every instance). {_HOW}"
             )
+
+
+_HOW = (
+    "Set secret_key in the config file or AIRLOCK_SECRET_KEY in the environment; "
+    "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def normalise_database_url(url: str) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from airlock.packages.models import Package
 from tests.support.packages import integrity, make_tarball, publish_body
-from tests.support.staging import auth, blob_files, signup, version_rows
+from tests.support.staging import auth, blob_files, signup, swept_blob_files, version_rows
 
 CORGI = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
 
@@ -191,8 +191,8 @@ async def test_publish_conflicts_name_the_reason(client, app_ctx):
     assert resp.json()["error"] == (
         "You cannot publish over the previously published versions: 1.0.0."
     )
-    # The refused upload's blob was cleaned up; the published one is untouched.
-    assert blob_files(app_ctx) == files_before
+    # The refused upload's blob is collected after the grace period; the published one stays.
+    assert await swept_blob_files(app_ctx) == files_before
 
     staged = await client.post(
         "/-/stage/package/pkg-a", json=publish_body("pkg-a", "2.0.0"), headers=auth(token)
@@ -212,7 +212,7 @@ async def test_unpublished_numbers_cannot_be_reused_and_blobs_are_deleted(client
     rev = (await client.get("/pkg-a")).json()["_rev"]
     resp = await client.delete("/pkg-a/-/pkg-a-1.1.0.tgz/-rev/0-stale", headers=auth(token))
     assert resp.status_code == 200
-    assert len(blob_files(app_ctx)) == 1
+    assert len(await swept_blob_files(app_ctx)) == 1
     assert await version_rows(app_ctx) == [
         ("pkg-a", "1.0.0", "published"),
         ("pkg-a", "1.1.0", "unpublished"),
@@ -225,7 +225,7 @@ async def test_unpublished_numbers_cannot_be_reused_and_blobs_are_deleted(client
     rev = (await client.get("/pkg-a")).json()["_rev"]
     assert (await client.delete(f"/pkg-a/-rev/{rev}", headers=auth(token))).status_code == 200
     assert (await client.get("/pkg-a")).status_code == 404
-    assert blob_files(app_ctx) == set()
+    assert await swept_blob_files(app_ctx) == set()
     async with app_ctx.db.read() as session:
         stored = await session.scalar(select(Package.packument_full).where(Package.name == "pkg-a"))
     assert stored is None

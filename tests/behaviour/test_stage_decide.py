@@ -18,6 +18,7 @@ from tests.support.staging import (
     set_maintainer,
     signup,
     staged_id,
+    swept_blob_files,
     version_rows,
 )
 
@@ -122,7 +123,7 @@ async def test_reject_deletes_the_record_and_its_blob(client, app_ctx, clock):
     )
     assert resp.status_code == 200, resp.text
     assert await version_rows(app_ctx) == [("pkg-a", "0.1.0", "published")]
-    assert blob_files(app_ctx) == before
+    assert await swept_blob_files(app_ctx) == before
     clock.advance(30)
     gone = await client.post(
         f"/-/stage/{stage_id}/approve", headers=auth(alice, code(secret, clock.now()))

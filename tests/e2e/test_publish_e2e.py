@@ -7,6 +7,7 @@ import os
 import shutil
 
 from tests.support.packages import make_package_dir
+from tests.support.s3 import stored_tarballs
 from tests.support.users import signup
 
 CORGI = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"
@@ -83,7 +84,7 @@ def test_npm_shows_the_registry_refusals(server_factory, npm_factory, tmp_path):
     with server.client() as http:
         assert http.get("/pkg-big").status_code == 404
     # Only pkg-r@1.0.0's tarball is stored: nothing of the refused uploads.
-    assert len(list((server.data / "blobs").rglob("*.tgz"))) == 1
+    assert len(stored_tarballs(server)) == 1
 
     stranger = npm_factory(server, "stranger", "npm_not-a-real-token")
     denied = stranger.run("publish", cwd=make_package_dir(tmp_path / "s", "pkg-s", "1.0.0"))

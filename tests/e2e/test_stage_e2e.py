@@ -10,6 +10,7 @@ import httpx
 
 from tests.support.otp import enrol_live, finish, spawn_npm
 from tests.support.packages import make_package_dir, publish_body
+from tests.support.s3 import stored_tarballs
 from tests.support.staging import STAGE_ID
 from tests.support.users import signup
 
@@ -183,18 +184,21 @@ def test_workspaces_stage_every_package(server, npm_factory, tmp_path):
 
 def test_stages_expire_without_any_request(server_factory, npm_factory, tmp_path):
     server = server_factory(
-        env={"AIRLOCK_STAGE_EXPIRY_SECONDS": "2", "AIRLOCK_EXPIRY_SWEEP_SECONDS": "0.5"}
+        env={
+            "AIRLOCK_STAGE_EXPIRY_SECONDS": "2",
+            "AIRLOCK_EXPIRY_SWEEP_SECONDS": "0.5",
+            "AIRLOCK_BLOB_GRACE_SECONDS": "1",  # older than the grace: collected at expiry
+        }
     )
     alice = npm_factory(server, "alice", signup(server.url, "alice"))
     folder = make_package_dir(tmp_path, "pkg-e", "1.0.0")
     alice.ok("stage", "publish", cwd=folder)
-    blobs = list((server.data / "blobs").rglob("*.tgz"))
-    assert len(blobs) == 1
+    assert len(stored_tarballs(server)) == 1
     # No request touches the stage: the background sweep alone deletes row and blob.
     deadline = time.monotonic() + 15
-    while blobs[0].exists() and time.monotonic() < deadline:
+    while stored_tarballs(server) and time.monotonic() < deadline:
         time.sleep(0.25)
-    assert not blobs[0].exists()
+    assert not stored_tarballs(server)
     assert "No staged packages found" in alice.ok("stage", "list").output
     # The version number is free again.
     assert "(staged with id" in alice.ok("stage", "publish", cwd=folder).output

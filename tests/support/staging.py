@@ -132,3 +132,14 @@ def blob_files(ctx: AppContext) -> set[str]:
 
 
 __all__ = ["STAGE_ID", "make_tarball"]
+
+
+async def swept_blob_files(ctx: AppContext) -> set[str]:
+    """The blob files left once the grace period has passed and the collector swept."""
+    from airlock.clock import FrozenClock
+    from airlock.packages.blobs import sweep
+
+    assert isinstance(ctx.clock, FrozenClock)
+    ctx.clock.advance(ctx.settings.blob_grace_seconds + 1)
+    await sweep(ctx)
+    return blob_files(ctx)

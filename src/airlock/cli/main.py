@@ -50,9 +50,9 @@ def serve(
 
     from airlock.bootstrap import build_context
     from airlock.db.migrate import upgrade
-    from airlock.storage.filesystem import FilesystemBlobStore
     from airlock.web.app import create_app
     from airlock.web.asgi import SETTINGS_ENV, worker_count
+    from airlock.web.connections import protocol_class
     from airlock.web.ui.urls import browser_url
 
     settings = _settings(
@@ -67,8 +67,6 @@ def serve(
     configure_operations(settings)
     ctx = build_context(settings)
     upgrade(settings.effective_database_url)
-    if isinstance(ctx.blobs, FilesystemBlobStore):
-        ctx.blobs.sweep_temp_files()
     url = settings.base_url
     count = worker_count(settings)
     print(
@@ -87,6 +85,8 @@ def serve(
         "proxy_headers": False,
         "log_config": None,  # configure_operations set up logging (JSON or text)
         "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout_seconds)),
+        # Slow or oversized requests are cut off before they reach the app (web/connections.py).
+        "http": protocol_class(settings),
     }
     if count == 1:
         uvicorn.run(create_app(ctx), **common)  # type: ignore[arg-type]
@@ -176,3 +176,7 @@ app.command("rotate-secrets")(rotate_secrets)
 from airlock.cli.audit import audit  # noqa: E402
 
 app.command("audit")(audit)
+
+from airlock.cli.backup import backup  # noqa: E402
+
+app.command("backup")(backup)

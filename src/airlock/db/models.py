@@ -6,6 +6,7 @@ from airlock.notifications import models as notifications_models
 from airlock.oidc import models as oidc_models
 from airlock.packages import models as packages_models
 from airlock.stage import models as stage_models
+from airlock.storage import models as storage_models
 from airlock.tokens import models as tokens_models
 from airlock.twofactor import models as twofactor_models
 from airlock.twofactor import web_codes as web_codes_models
@@ -20,6 +21,7 @@ __all__ = [
     "oidc_models",
     "packages_models",
     "stage_models",
+    "storage_models",
     "tokens_models",
     "twofactor_models",
     "uplink_models",

@@ -74,7 +74,7 @@ class Version(Base):
     version: Mapped[str] = mapped_column(String(256))
     state: Mapped[str] = mapped_column(String(16), index=True)  # staged|published|unpublished
     manifest: Mapped[dict[str, Any]]
-    blob_key: Mapped[str | None] = mapped_column(String(512))
+    blob_key: Mapped[str | None] = mapped_column(String(512), index=True)
     shasum: Mapped[str] = mapped_column(String(40))
     integrity: Mapped[str] = mapped_column(String(128))
     size: Mapped[int]
@@ -85,7 +85,7 @@ class Version(Base):
     unpublished_at: Mapped[datetime | None]
     deprecated: Mapped[str | None] = mapped_column(String(2048))
     npm_user: Mapped[dict[str, Any] | None]  # _npmUser
-    provenance_key: Mapped[str | None] = mapped_column(String(512))
+    provenance_key: Mapped[str | None] = mapped_column(String(512), index=True)
     # Staging: tag and access requested, who staged it and when it lapses.
     tag: Mapped[str | None] = mapped_column(String(256))
     requested_access: Mapped[str | None] = mapped_column(String(16))

@@ -16,6 +16,7 @@ from airlock.authz.principal import Principal, TokenKind
 from airlock.context import AppContext
 from airlock.db.engine import mark_changed
 from airlock.errors import Forbidden, Unauthorized
+from airlock.packages import blobs
 from airlock.packages import repository as repo
 from airlock.packages.errors import PackageNotFound
 from airlock.packages.models import Maintainer, Package, Version
@@ -40,24 +41,22 @@ def provenance_key(bundle: bytes) -> str:
 async def store_upload_blobs(ctx: AppContext, upload: Upload) -> tuple[str, str | None]:
     """Write the tarball (content-addressed) and provenance bundle BEFORE any row points at them."""
     key = tarball_key(upload.sha512_hex)
+    prov_key = provenance_key(upload.provenance) if upload.provenance is not None else None
+    # Claimed before the existence check, so the collector cannot remove it under us.
+    await blobs.claim(ctx, (key, prov_key))
     if not await ctx.blobs.exists(key):
         await ctx.blobs.put(key, upload.tarball)
-    prov_key = None
-    if upload.provenance is not None:
-        prov_key = provenance_key(upload.provenance)
+    if prov_key is not None and upload.provenance is not None:
         await ctx.blobs.put(prov_key, upload.provenance)
     return key, prov_key
 
 
 async def discard_blobs(ctx: AppContext, *keys: str | None) -> None:
-    """Delete blobs that no version row references (after a failed or undone write)."""
-    wanted = [k for k in keys if k]
-    if not wanted:
-        return
-    async with ctx.db.read() as session:
-        orphans = [k for k in wanted if not await repo.blob_in_use(session, k)]
-    for key in orphans:
-        await ctx.blobs.delete(key)
+    """Delete blobs that no version row references (after a failed or undone write).
+
+    The one safe deletion (packages/blobs.py): blobs still within their grace period are
+    left for the sweep."""
+    await blobs.collect(ctx, keys)
 
 
 def npm_user_for(principal: Principal) -> dict[str, Any]:

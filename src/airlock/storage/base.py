@@ -6,9 +6,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
+from airlock.errors import AirlockError
+
 
 class BlobStore(Protocol):
-    """Content storage by key. Writes are atomic: a reader sees the whole blob or nothing."""
+    """Content storage by key. Writes are atomic: a reader sees the whole blob or nothing.
+
+    Deleting is for packages/blobs.py alone (the one collector that is safe across
+    processes); nothing else calls `delete`."""
 
     async def put(self, key: str, data: bytes) -> None:
         """Store `data` under `key` atomically (replacing any blob there)."""
@@ -16,6 +21,11 @@ class BlobStore(Protocol):
 
     def stream(self, key: str, chunk_size: int = 64 * 1024) -> AsyncIterator[bytes]:
         """Yield the blob's bytes in chunks. Raises BlobMissing if absent."""
+        ...
+
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        """Start reading: raises BlobMissing or StorageUnavailable BEFORE any byte is
+        returned, so a response can still answer 404/503; then yields the chunks."""
         ...
 
     async def read(self, key: str) -> bytes:
@@ -34,9 +44,27 @@ class BlobStore(Protocol):
         """A filesystem path for zero-copy serving, or None if the store is remote."""
         ...
 
+    async def presigned_url(self, key: str, seconds: int) -> str | None:
+        """A URL a client may GET the blob from directly for `seconds`, or None."""
+        ...
+
+    async def sweep_incomplete(self, older_than_seconds: float) -> int:
+        """Remove partial writes (temp files) older than this; returns how many."""
+        ...
+
+    async def check(self) -> None:
+        """Raise StorageUnavailable unless the store answers (readiness)."""
+        ...
+
 
 class BlobMissing(Exception):
     pass
+
+
+class StorageUnavailable(AirlockError):
+    """The blob store did not answer or refused us: the operator's problem, not the client's."""
+
+    status = 503
 
 
 def tarball_key(sha512_hex: str) -> str:

@@ -36,3 +36,12 @@ def _register_notifications() -> None:
 
 
 _register_notifications()
+
+
+def _register_blob_sweep() -> None:
+    from airlock.packages.blobs import blob_sweep_job
+
+    BACKGROUND_JOBS.append(blob_sweep_job)
+
+
+_register_blob_sweep()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import anyio
 from fastapi import APIRouter
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
+from airlock.context import AppContext as AppContextT
 from airlock.packages import manage, reads
 from airlock.packages.errors import PackageNotFound
 from airlock.packages.names import version_from_filename
+from airlock.storage.base import BlobMissing
 from airlock.web.deps import Ctx, CurrentPrincipal
 from airlock.web.npm import names, upstream
 from airlock.web.npm.responses import json_response
@@ -33,9 +35,24 @@ async def get_tarball(name: str, filename: str, ctx: Ctx, principal: CurrentPrin
         if not await anyio.Path(path).is_file():
             raise PackageNotFound(f"{name}/-/{filename}")
         return FileResponse(path, media_type="application/octet-stream", headers=headers)
-    return StreamingResponse(
-        ctx.blobs.stream(key), media_type="application/octet-stream", headers=headers
-    )
+    return await _remote_tarball(ctx, key, name, filename, headers)
+
+
+async def _remote_tarball(
+    ctx: AppContextT, key: str, name: str, filename: str, headers: dict[str, str]
+) -> Response:
+    """S3: a short-lived presigned redirect (setting s3_presign_seconds), else streamed."""
+    seconds = ctx.settings.s3_presign_seconds
+    if seconds > 0:
+        url = await ctx.blobs.presigned_url(key, seconds)
+        if url is not None:
+            # The redirect itself must not outlive the signature.
+            return RedirectResponse(url, 307, headers={"cache-control": "private, no-store"})
+    try:
+        chunks = await ctx.blobs.open(key)
+    except BlobMissing as exc:
+        raise PackageNotFound(f"{name}/-/{filename}") from exc
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
 
 
 @router.delete("/{name:pkg}/-/{filename}/-rev/{rev}")

@@ -1,0 +1,146 @@
+"""Blob lifetime: the one way blobs are claimed before use and the one way they are deleted.
+
+Blobs are content-addressed, so one blob may serve several rows (the same bytes staged
+again right after a rejection, a retried publish). Deleting one after a check in another
+transaction loses data: a new row can commit between the check and the delete (reliability
+review D1). So:
+
+- A writer `claim`s its keys (commits `blobs.claimed_at = now`) BEFORE it looks for or
+  writes the blob, and commits the row that uses it within `blob_grace_seconds`.
+- `collect` deletes a blob only inside the transaction that deletes its registry row, with
+  one conditional DELETE: the row is older than the grace period and no reference exists.
+  A concurrent claim either committed first (the row is fresh: kept) or waits for that
+  row lock and then finds the blob gone and writes it again (the writer checks after it
+  claimed). Every deletion path (rejection, failed publish, unpublish, expiry) calls
+  `collect`; the periodic sweep calls it for everything else, including what a crash left
+  between a claim and the row (review D7).
+
+A table that points at blobs must be listed in BLOB_REFERENCES (other domains append).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from airlock.context import AppContext
+from airlock.packages.models import Version
+from airlock.storage.models import StoredBlob
+
+log = logging.getLogger("airlock.blobs")
+
+# Columns holding blob keys; a key any of them holds is never collected.
+BLOB_REFERENCES: list[InstrumentedAttribute[Any]] = [Version.blob_key, Version.provenance_key]
+
+_BATCH = 200
+
+
+async def claim(ctx: AppContext, keys: Iterable[str | None]) -> None:
+    """Mark keys as in use now (own committed transaction), before checking or writing them."""
+    wanted = sorted({k for k in keys if k})
+    if not wanted:
+        return
+    now = ctx.clock.now()
+    dialect = postgresql if not ctx.db.is_sqlite else sqlite
+    stmt = dialect.insert(StoredBlob).values([{"key": k, "claimed_at": now} for k in wanted])
+    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"claimed_at": now})
+    async with ctx.db.write() as session:
+        await session.execute(stmt)
+
+
+def _unreferenced(key: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+    clauses = [~exists().where(column == key) for column in BLOB_REFERENCES]
+    condition = clauses[0]
+    for clause in clauses[1:]:
+        condition = condition & clause
+    return condition
+
+
+async def _collect_one(ctx: AppContext, key: str, cutoff: datetime) -> bool:
+    async with ctx.db.write() as session:
+        gone = await session.scalar(
+            delete(StoredBlob)
+            .where(
+                StoredBlob.key == key,
+                StoredBlob.claimed_at < cutoff,
+                _unreferenced(StoredBlob.key),
+            )
+            .returning(StoredBlob.key)
+        )
+        if gone is None:
+            return False
+        # Still inside the transaction that holds the registry row: a failed delete rolls
+        # the row back and the next sweep tries again.
+        await ctx.blobs.delete(key)
+    return True
+
+
+def _cutoff(ctx: AppContext) -> datetime:
+    return ctx.clock.now() - timedelta(seconds=ctx.settings.blob_grace_seconds)
+
+
+async def collect(ctx: AppContext, keys: Iterable[str | None]) -> int:
+    """Delete those of `keys` that are unreferenced and past the grace period.
+
+    Called after a commit that dropped references (or after a failed write). Keys still
+    within the grace period are left to the sweep. Never raises: a failure only leaves an
+    unreferenced blob behind for the next sweep, never a row without its blob.
+    """
+    removed = 0
+    cutoff = _cutoff(ctx)
+    for key in sorted({k for k in keys if k}):
+        try:
+            removed += await _collect_one(ctx, key, cutoff)
+        except Exception:
+            log.exception("could not delete blob %s (the sweep retries)", key)
+    return removed
+
+
+async def candidates(session: AsyncSession, cutoff: datetime, limit: int = _BATCH) -> list[str]:
+    rows = await session.scalars(
+        select(StoredBlob.key)
+        .where(StoredBlob.claimed_at < cutoff, _unreferenced(StoredBlob.key))
+        .order_by(StoredBlob.claimed_at)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def sweep(ctx: AppContext) -> int:
+    """Delete every unreferenced blob past the grace period, and stale temp uploads."""
+    removed = 0
+    cutoff = _cutoff(ctx)
+    while True:
+        async with ctx.db.read() as session:
+            keys = await candidates(session, cutoff)
+        if not keys:
+            break
+        batch = await collect(ctx, keys)
+        removed += batch
+        if batch == 0:
+            break  # only failures left: retried next sweep
+    removed_temp = await ctx.blobs.sweep_incomplete(ctx.settings.blob_grace_seconds)
+    if removed or removed_temp:
+        log.info("blob sweep removed %d blob(s), %d incomplete upload(s)", removed, removed_temp)
+    return removed
+
+
+async def blob_sweep_job(ctx: AppContext) -> None:
+    """Background job: sweep at start-up, then every `blob_sweep_seconds` (safe in many
+    processes: each deletion is a conditional DELETE, so one process wins each key)."""
+    while True:
+        try:
+            await sweep(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("blob sweep failed")
+        await asyncio.sleep(ctx.settings.blob_sweep_seconds)
