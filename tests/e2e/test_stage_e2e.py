@@ -91,7 +91,7 @@ def test_stage_review_approve_and_reject_with_the_npm_cli(server, npm_factory, t
     assert code == 0 and "approved and published successfully" in printed, printed
 
     status = server.client().get("/-/package/pkg-a/version/1.0.0/status")
-    assert status.json() == {"status": "published"}
+    assert status.json() == {"packageName": "pkg-a", "version": "1.0.0", "status": "published"}
     raw = server.client().get(view["dist"]["tarball"].replace(server.url, ""))
     assert raw.status_code == 200
 
@@ -133,7 +133,7 @@ def test_staged_versions_are_invisible_to_everything_public(server, npm_factory,
     clash = alice.run("publish", cwd=tmp_path / "pkg-v-1.1.0")
     assert clash.code != 0 and "409" in clash.output, clash.output
     # npm prints UUIDs as *** everywhere; the raw answer carries the stage id.
-    assert "is staged" in clash.output, clash.output
+    assert "is already staged" in clash.output, clash.output
     body = publish_body("pkg-v", "1.1.0")
     raw = server.client(alice_token).put("/pkg-v", json=body)
     assert raw.status_code == 409 and stage_id in raw.json()["error"]
