@@ -60,7 +60,7 @@ def test_enable_2fa_then_every_write_needs_a_code_then_disable(server, npm_facto
     npm.ok("dist-tag", "add", "pkg-a@1.0.0", "stable", f"--otp={recovery[2]}")
     assert npm.run("token", "create", f"--password={PW}").code != 0
     made = npm.ok("token", "create", f"--password={PW}", f"--otp={recovery[1]}")
-    assert "Created token airlock_" in made.output
+    assert "Created token npm_" in made.output
 
     child = spawn_npm(npm, "profile", "disable-2fa")
     child.expect("assword")
