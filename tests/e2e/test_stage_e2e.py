@@ -81,10 +81,11 @@ def test_stage_review_approve_and_reject_with_the_npm_cli(server, npm_factory, t
     assert "No staged packages found" in alice.ok("stage", "list").output
     assert alice.run("view", "@alice/pkg-s").code != 0
 
-    # On a terminal npm prompts for the code and repeats the approval with it.
+    # On a terminal with auth-type legacy npm prompts for the code and repeats the approval
+    # with it (the default, auth-type web, goes through the browser: test_web_cli_e2e.py).
     out = alice.ok("stage", "publish", cwd=make_package_dir(tmp_path, "pkg-a", "1.1.0")).output
     third = _stage_ids(out)["pkg-a@1.1.0"]
-    child = spawn_npm(alice, "stage", "approve", third)
+    child = spawn_npm(alice, "stage", "approve", third, "--auth-type=legacy")
     child.expect("Enter OTP:")
     child.sendline(recovery[2])
     code, printed = finish(child)
