@@ -30,7 +30,9 @@ def _start(args, cwd, env=None):
 
 
 def _wait(url, proc):
-    deadline = time.monotonic() + 30
+    deadline = (
+        time.monotonic() + 90
+    )  # the default is one worker process per core: each imports Airlock
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stdout.read()
         try:

@@ -87,7 +87,8 @@ class LiveServer:
             self.log.touch()
             self.proc = _FORK.Process(target=_serve, args=(argv, env, str(self.log)), daemon=True)
             self.proc.start()
-        deadline = time.monotonic() + 30
+        # Extra workers are spawned (fresh imports): slower to start on a busy machine.
+        deadline = time.monotonic() + (30 if env["AIRLOCK_WORKERS"] == "1" else 180)
         while time.monotonic() < deadline:
             if not self.running:
                 raise RuntimeError(f"airlock serve exited: {self.log.read_text()[-3000:]}")

@@ -214,7 +214,8 @@ class ReadCache:
     async def document(
         self, name: str, entry: Entry, abbreviated: bool, gzip: bool
     ) -> bytes | None:
-        """One stored form of the packument (None if nothing is published)."""
+        """One stored form of the packument (None: nothing published, or the entry is
+        outdated; the caller then lets the slow path read the database)."""
         key = (abbreviated, gzip)
         body = entry.docs.get(key)
         if body is None and entry.package_id is not None and entry.etag is not None:
@@ -224,10 +225,14 @@ class ReadCache:
                         select(Package.etag, _FORMS[key]).where(Package.id == entry.package_id)
                     )
                 ).first()
-            # Only keep bytes of the revision the entry describes (a write may have landed).
+            # Only keep bytes of the revision the entry describes. If a write landed in
+            # between (another instance, or the start-up rebuild for a new public URL),
+            # forget the entry: the caller answers from the database this once.
             if row is not None and row[0] == entry.etag and row[1] is not None:
                 body = row[1]
                 entry.docs[key] = body
+            elif self._entries.get(name) is entry:
+                del self._entries[name]
         return body
 
     async def tarball_key(self, entry: Entry, version: str) -> str | None:
