@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from airlock.accounts.models import User
 from tests.support.otp import code, enrol
 from tests.support.packages import make_tarball, publish_body
-from tests.support.staging import auth, blob_files, signup, version_rows
+from tests.support.staging import auth, blob_files, signup, swept_blob_files, version_rows
 
 PW = "correct-horse-9"
 NPM_UA = "npm/11.19.1 node/v20.20.2 linux x64 workspaces/false"
@@ -219,7 +219,7 @@ async def test_a_batch_with_one_refusal_publishes_nothing(client, app_ctx, secon
     assert resp.status_code == status, resp.text
     assert words in resp.json()["error"]
     assert await version_rows(app_ctx) == rows
-    assert blob_files(app_ctx) == blobs
+    assert await swept_blob_files(app_ctx) == blobs
     assert (await client.get("/bat-new")).status_code == 404
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support.packages import make_tarball, publish_body
-from tests.support.staging import auth, blob_files, signup, version_rows
+from tests.support.staging import auth, signup, swept_blob_files, version_rows
 
 ODD_VALUES: list[Any] = [
     None,
@@ -102,7 +102,7 @@ async def test_mutated_bodies_never_get_a_server_error(client, app_ctx, route):
     # checked first. At most one version was stored, and no blob is left without its row.
     rows = await version_rows(app_ctx)
     assert len(rows) <= 1
-    assert len(blob_files(app_ctx)) == len(rows)
+    assert len(await swept_blob_files(app_ctx)) == len(rows)
 
 
 NAME_PIECES = [

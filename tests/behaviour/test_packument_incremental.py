@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from airlock.packages.models import Package
 from airlock.packages.service import rebuild_packuments
-from tests.support.packages import publish_body
+from tests.support.packages import make_tarball, publish_body
 from tests.support.staging import auth, signup
 
 _COLUMNS = (
@@ -48,8 +48,10 @@ async def test_each_publish_extends_the_documents_exactly_as_a_rebuild(client, a
     steps = [("1.0.0", "latest"), ("1.1.0", "latest"), ("2.0.0-rc.1", "next"), ("1.2.0", "latest")]
     for version, tag in steps:
         clock.advance(1)  # distinct publish times: each version is the newest publish
-        body = publish_body("grow", version, tag=tag)
-        body["versions"][version]["description"] = f"release {version}"
+        # The description comes from the tarball's package.json (the stored manifest is
+        # the tarball's); the readme from the body.
+        tarball = make_tarball("grow", version, {"description": f"release {version}"})
+        body = publish_body("grow", version, tarball, tag=tag)
         body["versions"][version]["readme"] = f"# grow {version}"
         resp = await client.put("/grow", json=body, headers=auth(token))
         assert resp.status_code == 201, resp.text

@@ -8,7 +8,7 @@ import base64
 import pytest
 
 from tests.support.packages import make_tarball, publish_body
-from tests.support.staging import auth, blob_files, signup, stage, version_rows
+from tests.support.staging import auth, blob_files, signup, stage, swept_blob_files, version_rows
 
 
 async def _publish(client, token: str, name: str, version: str):
@@ -38,7 +38,7 @@ async def test_a_taken_number_gets_one_answer_from_publish_and_stage(client, app
     staged, published = await _both(client, alice, "2.0.0")
     assert staged.status_code == published.status_code == 409
     assert staged.json() == published.json() and stage_id in staged.json()["error"]
-    assert len(blob_files(app_ctx)) == 2  # the refused writes left no blob behind
+    assert len(await swept_blob_files(app_ctx)) == 2  # the refused writes left no blob behind
 
 
 @pytest.mark.parametrize("taken_as", ["published", "staged", "unpublished"])
@@ -152,7 +152,7 @@ async def test_nul_in_a_manifest_is_a_400_and_stores_nothing(client, app_ctx, wh
         resp = await stage(client, alice, "pkg-a", "1.0.0", body=body)
     assert resp.status_code == 400, resp.text
     assert "NUL" in resp.json()["error"]
-    assert await version_rows(app_ctx) == [] and blob_files(app_ctx) == set()
+    assert await version_rows(app_ctx) == [] and await swept_blob_files(app_ctx) == set()
     # Text that merely shows the escape is fine.
     body = publish_body("pkg-a", "1.0.0")
     body["versions"]["1.0.0"]["readme"] = "JSON writes NUL as \\u0000"
