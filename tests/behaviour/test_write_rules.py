@@ -8,7 +8,7 @@ import base64
 import pytest
 
 from tests.support.packages import make_tarball, publish_body
-from tests.support.staging import auth, blob_files, signup, stage, swept_blob_files, version_rows
+from tests.support.staging import auth, signup, stage, swept_blob_files, version_rows
 
 
 async def _publish(client, token: str, name: str, version: str):
