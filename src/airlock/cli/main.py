@@ -94,6 +94,7 @@ def serve(
     # Each worker process builds its own context from the same settings (uvicorn spawns
     # them and imports the factory); the parent only holds the shared socket.
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    common["http"] = "airlock.web.connections:WorkerHttpProtocol"
     uvicorn.run("airlock.web.asgi:app_from_environment", factory=True, workers=count, **common)  # type: ignore[arg-type]
 
 

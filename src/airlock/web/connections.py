@@ -10,7 +10,9 @@ of uvicorn's httptools protocol that `airlock serve` installs.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import os
 import time
 from collections import Counter
 from typing import Any
@@ -174,3 +176,19 @@ def protocol_class(settings: Settings) -> type[GuardedHttpProtocol]:
         (GuardedHttpProtocol,),
         {"settings": settings, "per_client": Counter()},
     )
+
+
+@functools.cache
+def _worker_protocol() -> type[GuardedHttpProtocol]:
+    from airlock.web.asgi import SETTINGS_ENV
+
+    return protocol_class(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
+
+
+def __getattr__(name: str) -> type[GuardedHttpProtocol]:
+    # `serve --workers N` hands uvicorn "airlock.web.connections:WorkerHttpProtocol": worker
+    # processes are spawned, so the class is built in each from the settings the parent
+    # resolved (a class made at run time cannot be pickled across).
+    if name == "WorkerHttpProtocol":
+        return _worker_protocol()
+    raise AttributeError(name)
