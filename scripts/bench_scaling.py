@@ -39,7 +39,7 @@ from tests.support.packages import make_tarball, publish_body  # noqa: E402
 from tests.support.server import LiveServer  # noqa: E402
 from tests.support.users import signup  # noqa: E402
 
-from airlock.context import build_context  # noqa: E402
+from airlock.bootstrap import build_context  # noqa: E402
 from airlock.packages.models import Package, Version  # noqa: E402
 from airlock.packages.service import rebuild_packuments  # noqa: E402
 from airlock.settings import Settings  # noqa: E402

@@ -120,7 +120,7 @@ def test_sigterm_lets_an_in_flight_publish_finish(server_factory, tmp_path):
 
 
 async def test_ready_is_503_with_the_reason_when_the_database_is_unreachable(tmp_path):
-    from airlock.context import build_context
+    from airlock.bootstrap import build_context
     from airlock.settings import Settings
     from airlock.web.app import create_app
 

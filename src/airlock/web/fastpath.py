@@ -34,6 +34,10 @@ _NAME = re.compile(r"^(?:@[A-Za-z0-9._~-]+/)?[A-Za-z0-9._~-]+$")
 # bigger ones go to the app's streaming file response.
 _INLINE_TARBALL = 1024 * 1024
 _VARY = (b"vary", b"accept, accept-encoding, authorization")
+# Scope key naming the route template of an answer the fast path gave.
+FAST_ROUTE = "airlock.fast_route"
+PACKUMENT_ROUTE = "/{name:pkg}"
+TARBALL_ROUTE = "/{name:pkg}/-/{filename}"
 
 
 class ReadFastPath:
@@ -72,6 +76,11 @@ class ReadFastPath:
             handled = await self._tarball(send, principal, name, filename, head)
         if not handled:
             await self.app(scope, receive, send)
+            return
+        # What the request observer (web/observe.py) logs and counts for an answer given
+        # here: the route template the app would have matched, and the caller.
+        scope[FAST_ROUTE] = PACKUMENT_ROUTE if filename is None else TARBALL_ROUTE
+        scope.setdefault("state", {})["principal"] = principal
 
     async def _principal(self, scope: Scope) -> Principal | None:
         """The caller for bearer or anonymous requests; None: let the app decide."""

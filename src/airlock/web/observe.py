@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airlock.observability import metrics
 from airlock.observability.logs import request_logger
+from airlock.web.fastpath import FAST_ROUTE
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -70,7 +71,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 def _route(scope: Scope) -> str:
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    path = getattr(route, "path", None) or scope.get(FAST_ROUTE)
     return str(path) if path else "unmatched"
 
 
