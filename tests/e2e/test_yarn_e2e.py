@@ -118,8 +118,11 @@ def test_yarn_stage_publish_list_approve_reject_with_otp(
 
     refused = dana.run("npm", "stage", "approve", first, cwd=first_dir)
     assert refused.code != 0 and "not running in an interactive terminal" in refused.output
-    # On a terminal yarn prompts for the code.
+    # On a terminal yarn shows the web 2FA URL from `npm-notice`, offers to open it, then
+    # prompts for the code (a TOTP code, or the one the browser page shows).
     child = dana.spawn("npm", "stage", "approve", first, cwd=first_dir)
+    child.expect("Do you want to try to open this url now")
+    child.sendline("n")
     child.expect("One-time password")
     child.sendline(codes.next())
     child.expect(pexpect.EOF)

@@ -25,7 +25,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if ui_errors.is_ui_path(request.url.path):
             return ui_errors.html_error(request, exc)
         headers: dict[str, str] = {}
-        body = error_body(exc.message)
+        # Commands the message tells the user to run are named for the client that asked.
+        body = error_body(localise(exc.message, request.headers.get("user-agent")))
         if isinstance(exc, OtpRequired):
             headers["www-authenticate"] = "OTP"
             # npm's web 2FA: authUrl + doneUrl (and npm-notice for yarn), unless --otp.
@@ -34,7 +35,6 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["www-authenticate"] = exc.challenge
         elif isinstance(exc, TooManyRequests) and exc.retry_after is not None:
             headers["retry-after"] = str(exc.retry_after)
-        body["error"] = localise(exc.message, request.headers.get("user-agent"))
         return json_response(body, exc.status, headers)
 
     @app.exception_handler(StarletteHTTPException)
