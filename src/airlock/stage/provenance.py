@@ -275,6 +275,17 @@ def _statement(doc: dict[str, Any]) -> dict[str, Any] | None:
     return statement if isinstance(statement, dict) else None
 
 
+def predicate_type(bundle: bytes, default: str) -> str:
+    """The statement's predicateType (for the attestations endpoint), or `default`."""
+    try:
+        doc = orjson.loads(bundle)
+    except orjson.JSONDecodeError:
+        return default
+    statement = _statement(doc) if isinstance(doc, dict) else None
+    found = statement.get("predicateType") if statement else None
+    return found if isinstance(found, str) else default
+
+
 def purl(name: str, version: str) -> str:
     """npm's purl for a version: `pkg:npm/%40scope/name@1.2.3` (libnpmpublish)."""
     return f"pkg:npm/{urllib.parse.quote(name, safe='/')}@{version}"
