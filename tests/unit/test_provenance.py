@@ -248,3 +248,31 @@ def test_another_repository_is_a_high_signal_naming_it():
 
 def test_only_uncomparable_relationships_are_no_answer():
     assert examine(GITHUB_BUNDLE, [prov.Trust("circleci", {})]).matches_trust is None
+
+
+def _paths(node: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    out = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out += _paths(value, (*path, i))
+    return out
+
+
+def test_a_damaged_bundle_never_raises_and_never_verifies():
+    """Every field of the real bundle deleted or given a wrong type, one at a time."""
+    original = json.loads(GITHUB_BUNDLE)
+    for path in _paths(original)[1:]:
+        for replacement in (None, 7, "x", [], {}, "delete"):
+            doc = json.loads(GITHUB_BUNDLE)
+            parent = doc
+            for key in path[:-1]:
+                parent = parent[key]
+            if replacement == "delete":
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = replacement
+            result = examine(json.dumps(doc).encode(), [TRUST])
+            assert result.present and not result.verified and result.reason, (path, replacement)
