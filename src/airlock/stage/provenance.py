@@ -175,30 +175,42 @@ def examine(
         return Check(present=True, reason="the bundle is not JSON")
     if not isinstance(doc, dict):
         return Check(present=True, reason="the bundle is not a JSON object")
-    identity = _identity(doc)
-    statement = _statement(doc)
+    # First from the bundle as sent (shown even when it does not verify)...
+    base = _read(_certificate(doc), _statement(doc), tarball, name, version, trust)
+    try:
+        payload, cert = _verify(bundle, trusted_root)
+    except _Unverifiable as exc:
+        return replace(base, reason=str(exc))
+    # ...then again from exactly what sigstore-python verified.
+    checked = _read(cert, _parse_statement(payload), tarball, name, version, trust)
+    if checked.subject_problem is not None:
+        return replace(checked, signature_verified=True, reason=checked.subject_problem)
+    return replace(checked, signature_verified=True, verified=True)
+
+
+def _read(
+    cert: x509.Certificate | None,
+    statement: dict[str, Any] | None,
+    tarball: bytes,
+    name: str,
+    version: str,
+    trust: Sequence[Trust],
+) -> Check:
+    identity = _identity(cert)
     predicate = statement.get("predicateType") if statement else None
     problem = (
         subject_problem(statement, tarball, name, version)
         if statement is not None
         else "the bundle holds no in-toto statement"
     )
-    matches = _matches_trust(identity, trust)
-    base = Check(
+    return Check(
         present=True,
         identity=identity,
         predicate_type=predicate if isinstance(predicate, str) else None,
         subject_matches=None if statement is None else problem is None,
         subject_problem=problem,
-        matches_trust=matches,
+        matches_trust=_matches_trust(identity, trust),
     )
-    try:
-        _verify(bundle, trusted_root)
-    except _Unverifiable as exc:
-        return replace(base, reason=str(exc))
-    if problem is not None:
-        return replace(base, signature_verified=True, reason=problem)
-    return replace(base, signature_verified=True, verified=True)
 
 
 # -- 1. signature, certificate chain, transparency log (sigstore-python) -----------------
@@ -232,7 +244,8 @@ class _RecordIdentity:
         return None
 
 
-def _verify(bundle: bytes, trusted_root: Path | None) -> None:
+def _verify(bundle: bytes, trusted_root: Path | None) -> tuple[bytes, x509.Certificate]:
+    """The verified statement bytes and signing certificate, or _Unverifiable."""
     from sigstore.errors import Error as SigstoreError
     from sigstore.models import Bundle
 
@@ -245,7 +258,7 @@ def _verify(bundle: bytes, trusted_root: Path | None) -> None:
     except (SigstoreError, ValueError, TypeError, KeyError) as exc:
         raise _Unverifiable(f"unsupported or malformed bundle: {_short(exc)}") from exc
     try:
-        payload_type, _ = verifier.verify_dsse(parsed, _RecordIdentity())
+        payload_type, payload = verifier.verify_dsse(parsed, _RecordIdentity())
     except SigstoreError as exc:
         raise _Unverifiable(f"verification failed: {_short(exc)}") from exc
     except (ValueError, TypeError, KeyError) as exc:
@@ -254,6 +267,7 @@ def _verify(bundle: bytes, trusted_root: Path | None) -> None:
         raise _Unverifiable(f"verification failed: {_short(exc)}") from exc
     if payload_type != IN_TOTO:
         raise _Unverifiable(f"the envelope holds {payload_type!r}, not an in-toto statement")
+    return payload, parsed.signing_certificate
 
 
 def _short(exc: Exception) -> str:
@@ -269,8 +283,15 @@ def _statement(doc: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(envelope, dict) or not isinstance(envelope.get("payload"), str):
         return None
     try:
-        statement = orjson.loads(base64.b64decode(envelope["payload"], validate=True))
-    except (binascii.Error, ValueError):
+        return _parse_statement(base64.b64decode(envelope["payload"], validate=True))
+    except binascii.Error:
+        return None
+
+
+def _parse_statement(payload: bytes) -> dict[str, Any] | None:
+    try:
+        statement = orjson.loads(payload)
+    except orjson.JSONDecodeError:
         return None
     return statement if isinstance(statement, dict) else None
 
@@ -313,8 +334,7 @@ def subject_problem(
 # -- 3. the certificate's build identity against the trust relationships -------------------
 
 
-def _identity(doc: dict[str, Any]) -> Identity:
-    cert = _certificate(doc)
+def _identity(cert: x509.Certificate | None) -> Identity:
     if cert is None:
         return Identity()
     values: dict[str, str] = {}
