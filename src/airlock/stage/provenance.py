@@ -20,7 +20,6 @@ The CPU work (X.509, ECDSA, Merkle proof, sha512) runs in a worker thread.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import functools
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import anyio
 import orjson
 from cryptography import x509
 
@@ -155,7 +155,9 @@ async def check(
 ) -> Check:
     if bundle is None:
         return NONE
-    return await asyncio.to_thread(examine, bundle, tarball, name, version, trust, trusted_root)
+    return await anyio.to_thread.run_sync(
+        examine, bundle, tarball, name, version, trust, trusted_root
+    )
 
 
 def examine(
