@@ -399,6 +399,16 @@ class Settings(BaseSettings):
     def _proxy_networks(cls, v: list[str]) -> list[str]:
         return [str(ipaddress.ip_network(net.strip(), strict=False)) for net in v]
 
+    # --- review: provenance (sigstore bundles, docs/review.md) ---
+    max_provenance_bytes: int = Field(
+        256 * 1024,
+        description="Largest provenance (.sigstore bundle) attachment a publish or stage may carry, in bytes (413 past it).",
+    )
+    provenance_trusted_root: Path | None = Field(
+        None,
+        description="A Sigstore trusted_root.json to verify provenance against. Default: the public-good root embedded in sigstore-python (read offline, never refreshed).",
+    )
+
     def check_secrets(self) -> None:
         """Refuse the old public development key, and a generated key on a public listener.
 

@@ -64,6 +64,11 @@ def _parse(settings: Settings, url_name: str, body: dict[str, Any]) -> Upload:
     tag = _tag(body, version)
     access = _access(name, body.get("access"))
     tarball, provenance = _attachments(name, version, body.get("_attachments"), limit)
+    bundle_limit = settings.max_provenance_bytes
+    if provenance is not None and len(provenance) > bundle_limit:
+        raise PayloadTooLarge(
+            f"The provenance bundle is larger than the limit of {bundle_limit} bytes."
+        )
     sha512 = hashlib.sha512(tarball).digest()
     sha1 = hashlib.sha1(tarball, usedforsecurity=False).hexdigest()
     integrity = "sha512-" + base64.b64encode(sha512).decode()

@@ -20,9 +20,10 @@ from airlock.audit.events import Event
 from airlock.audit.models import AuditEvent
 from airlock.context import AppContext
 from airlock.errors import NotFound
+from airlock.oidc import repository as trust_repo
 from airlock.packages import repository as packages_repo
 from airlock.packages.models import Package, Version
-from airlock.stage import signals, tarscan
+from airlock.stage import provenance, signals, tarscan
 from airlock.stage.repository import PUBLISHED
 from airlock.stage.schemas import StageInfo
 from airlock.storage.base import BlobMissing
@@ -38,6 +39,7 @@ class Stored:
     blob_key: str
     trusted_publisher: dict[str, Any] | None
     has_provenance: bool
+    provenance_key: str | None = None
 
     @classmethod
     def of(cls, row: Version) -> Stored:
@@ -48,6 +50,7 @@ class Stored:
             blob_key=row.blob_key or "",
             trusted_publisher=tp if isinstance(tp, dict) else None,
             has_provenance=row.provenance_key is not None,
+            provenance_key=row.provenance_key,
         )
 
 
@@ -63,6 +66,7 @@ class Pair:
 class RiskReport:
     compared_to: str | None
     signals: list[signals.Signal]
+    provenance: provenance.Check = provenance.NONE
 
 
 async def pair(ctx: AppContext, info: StageInfo, against: str | None) -> Pair:
@@ -123,9 +127,29 @@ async def assess(ctx: AppContext, info: StageInfo, against: str | None = None) -
         if p.compared is not None and compared_facts is not None
         else None
     )
+    checked = await _provenance(ctx, info, p)
+    found = signals.compute(staged_side, compared_side, context) + provenance.signals(checked)
     return RiskReport(
         compared_to=p.compared.version if p.compared else None,
-        signals=signals.compute(staged_side, compared_side, context),
+        signals=sorted(found, key=lambda s: signals.SEVERITY_ORDER[s.severity]),
+        provenance=checked,
+    )
+
+
+async def _provenance(ctx: AppContext, info: StageInfo, p: Pair) -> provenance.Check:
+    """Check the stage's bundle against its stored tarball and the trust relationships."""
+    if p.staged.provenance_key is None:
+        return provenance.NONE
+    try:
+        bundle = await ctx.blobs.read(p.staged.provenance_key)
+    except BlobMissing:
+        return provenance.Check(present=True, reason="the stored bundle cannot be read")
+    tarball = await ctx.blobs.read(p.staged.blob_key)
+    async with ctx.db.read() as session:
+        rows = await trust_repo.relationships(session, p.package_id)
+        trust = [provenance.Trust(r.provider, dict(r.claims)) for r in rows]
+    return await provenance.check(
+        bundle, tarball, info.package, info.version, trust, ctx.settings.provenance_trusted_root
     )
 
 
@@ -186,7 +210,7 @@ def view_fields(report: RiskReport) -> dict[str, str]:
     for s in report.signals:
         counts[s.severity] = counts.get(s.severity, 0) + 1
     summary = ", ".join(f"{n} {sev}" for sev, n in counts.items()) or "none"
-    fields = {"riskSignals": summary}
+    fields = {"riskSignals": summary, **report.provenance.view_fields()}
     for s in report.signals:
         fields[f"risk {s.id}"] = f"[{s.severity}] {s.reason}"
     return fields

@@ -8,6 +8,8 @@ from starlette.responses import Response
 
 from airlock.packages import reads
 from airlock.packages.errors import PackageNotFound
+from airlock.packages.packument import SLSA_PROVENANCE
+from airlock.stage import provenance
 from airlock.web.deps import Ctx, CurrentPrincipal
 from airlock.web.npm import names, upstream
 
@@ -31,11 +33,8 @@ def matches_etag(if_none_match: str | None, etag: str) -> bool:
 async def attestations(spec: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
     name, _, version = spec.rpartition("@")
     bundle = await reads.provenance(ctx, principal, name, version)
-    body = {
-        "attestations": [
-            {"predicateType": "https://slsa.dev/provenance/v1", "bundle": orjson.loads(bundle)}
-        ]
-    }
+    kind = provenance.predicate_type(bundle, default=SLSA_PROVENANCE)
+    body = {"attestations": [{"predicateType": kind, "bundle": orjson.loads(bundle)}]}
     return Response(orjson.dumps(body), media_type="application/json")
 
 

@@ -34,6 +34,7 @@ async def stage_signals(
             "version": info.version,
             "comparedTo": report.compared_to,
             "signals": [s.as_json() for s in report.signals],
+            "provenance": report.provenance.as_json(),
         }
     )
 
