@@ -96,7 +96,7 @@ def files(diff: dict[str, Any]) -> list[dict[str, Any]]:
 def stylesheet() -> str:
     """static/highlight.css (regenerate: `python -m airlock.web.ui.diffview`)."""
     defs = HtmlFormatter(style="default").get_style_defs
-    return str(defs("table.code .src"))  # type: ignore[no-untyped-call]
+    return str(defs("table.difftable .src"))  # type: ignore[no-untyped-call]
 
 
 if __name__ == "__main__":
