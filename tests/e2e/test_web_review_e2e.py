@@ -22,7 +22,9 @@ from tests.support.web import is_live, sign_in, stage
 pytestmark = pytest.mark.e2e
 
 NAME = "acme-lib"
-HOSTILE = b"<script>document.title='pwned'</script>\n<img src=x onerror=\"document.title='pwned'\">\n"
+HOSTILE = (
+    b"<script>document.title='pwned'</script>\n<img src=x onerror=\"document.title='pwned'\">\n"
+)
 UTIL_OLD = b"export function pad(s, n) {\n  return s.padStart(n);\n}\n// keep\n"
 UTIL_NEW = b"export function pad(s, n) {\n  return String(s).padStart(n, ' ');\n}\n// keep\n"
 
