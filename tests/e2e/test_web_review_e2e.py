@@ -180,5 +180,13 @@ def test_stage_review_settings_four_eyes_and_audit(server):
             missing = carol.goto(f"{server.url}/-/web/package/no-such-pkg/{path}")
             assert missing is not None and missing.status == 404
         expect(carol.get_by_role("heading", name="Not found")).to_be_visible()
+        carol.goto(f"{server.url}/-/web/account")
+        csrf = carol.locator("input[name=csrf]").first.get_attribute("value")
+        posted = carol.request.post(
+            f"{server.url}/-/web/package/{NAME}/settings/policy",
+            form={"csrf": csrf or "", "approvals_required": "1", "code": "123456"},
+        )
+        assert posted.status == 404
+        assert alice.get(f"/-/airlock/v1/package/{NAME}/policy").json()["fourEyes"] is True
         browser.close()
     receiver.close()
