@@ -59,6 +59,7 @@ def test_stage_review_settings_four_eyes_and_audit(server):
             "lib/util.js": UTIL_NEW,
             "README.md": b"# acme-lib\n\nv1.1\n",
             "notes.html": HOSTILE,
+            "data/big.txt": b"line of text\n" * 11_000,  # over the 128 kB per-file limit
             "logo.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)),
         },
     )
@@ -97,6 +98,8 @@ def test_stage_review_settings_four_eyes_and_audit(server):
         # package.json (install-time code lives there) comes first.
         expect(page.locator("details.dfile").first.locator(".path")).to_have_text("package.json")
         expect(page.locator("details.dfile", has_text="logo.png")).to_contain_text("binary")
+        big = page.locator("details.dfile", has_text="data/big.txt")
+        expect(big).to_contain_text("Truncated: not diffed: larger than 131072 bytes")
         # File content with <script> is text: shown, never run.
         notes = page.locator("details.dfile", has_text="notes.html")
         expect(notes.locator("tr.add").first).to_contain_text("<script>document.title='pwned'")
