@@ -7,7 +7,7 @@ without a package: sign-in, tokens, 2FA).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from airlock.audit.models import AuditEvent
 from airlock.authz.principal import Principal
 from airlock.context import AppContext
-from airlock.errors import BadRequest, Unauthorized
+from airlock.errors import BadRequest, NotFound, Unauthorized
 from airlock.packages.models import Maintainer, Package
 
 PER_PAGE = 50
@@ -116,3 +116,23 @@ async def search(ctx: AppContext, principal: Principal, f: Filters) -> dict[str,
     limit = None if is_operator(ctx, principal) else _visible(principal)
     async with ctx.db.read() as session:
         return await page_of(session, f, limit)
+
+
+async def package_events(
+    ctx: AppContext, principal: Principal, name: str, f: Filters
+) -> dict[str, Any]:
+    """A package's audit page: its maintainers (and operators) only; anyone else gets the
+    404 an unknown package gets, not an empty list that would confirm it exists."""
+    if principal.user is None:
+        raise Unauthorized("You must be logged in to read the audit log.")
+    if not is_operator(ctx, principal):
+        async with ctx.db.read() as session:
+            maintained = await session.scalar(
+                select(func.count())
+                .select_from(Package)
+                .join(Maintainer, Maintainer.package_id == Package.id)
+                .where(Package.name == name, Maintainer.user_id == principal.user.id)
+            )
+        if not maintained:
+            raise NotFound(f"Package {name} not found.")
+    return await search(ctx, principal, replace(f, package=name))

@@ -214,3 +214,13 @@ def view_fields(report: RiskReport) -> dict[str, str]:
     for s in report.signals:
         fields[f"risk {s.id}"] = f"[{s.severity}] {s.reason}"
     return fields
+
+
+async def published_versions(ctx: AppContext, info: StageInfo) -> list[str]:
+    """The versions a reviewer may compare a stage with (newest published first)."""
+    async with ctx.db.read() as session:
+        row = await session.get(Version, info.id)
+        if row is None:
+            return []
+        rows = await packages_repo.versions_in_state(session, row.package_id, PUBLISHED)
+        return [v.version for v in reversed(rows) if v.blob_key is not None]

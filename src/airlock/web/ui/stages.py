@@ -15,6 +15,7 @@ from airlock.stage.files import stage_files
 from airlock.twofactor.webauthn import has_passkeys
 from airlock.web.deps import Ctx
 from airlock.web.npm.stage import stage_id
+from airlock.web.ui import review
 from airlock.web.ui import session as web
 from airlock.web.ui.ceremony import ceremony, decision_of, stage_ids
 from airlock.web.ui.render import PREFIX, page
@@ -64,6 +65,7 @@ async def stage_page(raw_id: str, request: Request, ctx: Ctx, state: web.WebSess
         files=files,
         truncated=truncated,
         passkeys=await has_passkeys(ctx, user.id),
+        **await review.details(ctx, info, request.query_params.get("against")),
     )
 
 
