@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.databases import TestDatabase, require_backend
-from tests.support.npm import ROOT, NpmResult
+from tests.support.npm import ROOT, NpmResult, run_cli
 from tests.support.server import LiveServer
 
 PNPM_VERSION = "12.23.0"
@@ -97,16 +97,13 @@ class _Client:
         env: dict[str, str] | None = None,
         timeout: float = 120,
     ) -> NpmResult:
-        proc = subprocess.run(
+        return run_cli(
             self.command(*args),
             cwd=cwd or self.home,
             input=input,
-            capture_output=True,
-            text=True,
             timeout=timeout,
             env={**self.base_env(), **(env or {})},
         )
-        return NpmResult(proc.returncode, proc.stdout, proc.stderr)
 
     def ok(self, *args: str, **kwargs: Any) -> NpmResult:
         return self.run(*args, **kwargs).check()

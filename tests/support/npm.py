@@ -108,16 +108,23 @@ class Npm:
         env: dict[str, str] | None = None,
         timeout: float = 120,
     ) -> NpmResult:
-        proc = subprocess.run(
+        return run_cli(
             self.command(*args),
             cwd=cwd or self.home,
             input=input,
-            capture_output=True,
-            text=True,
             timeout=timeout,
             env={**self.base_env(), **(env or {})},
         )
-        return NpmResult(proc.returncode, proc.stdout, proc.stderr)
 
     def ok(self, *args: str, **kwargs: object) -> NpmResult:
         return self.run(*args, **kwargs).check()  # type: ignore[arg-type]
+
+
+def run_cli(
+    command: list[str], *, cwd: Path, input: str | None, timeout: float, env: dict[str, str]
+) -> NpmResult:
+    """Run a client (npm, pnpm, yarn) to completion and keep what it printed."""
+    proc = subprocess.run(
+        command, cwd=cwd, input=input, capture_output=True, text=True, timeout=timeout, env=env
+    )
+    return NpmResult(proc.returncode, proc.stdout, proc.stderr)
