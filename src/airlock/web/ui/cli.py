@@ -52,7 +52,10 @@ async def web_login(request: Request, ctx: Ctx) -> Response:
     )
 
 
-@router.get("/-/v1/done")
+# npm 11.19.1 polls with the options of the request it retries: `npm dist-tag add` (PUT)
+# and `dist-tag rm` (DELETE) poll the doneUrl with that method and body. The answer is
+# the same whatever the method; the body is never read.
+@router.api_route("/-/v1/done", methods=["GET", "PUT", "POST", "DELETE"])
 async def done(request: Request, ctx: Ctx) -> Response:
     state, result = await flows.poll(ctx, request.query_params.get("authId", ""))
     if state is Poll.PENDING:
