@@ -148,3 +148,16 @@ async def test_a_publish_code_is_refused_for_another_package_version_and_for_dis
         "/-/package/pkg-a/dist-tags/beta", json="1.0.0", headers=auth(alice, tagged.code)
     )
     assert done.status_code in (200, 201), done.text
+
+
+async def test_a_long_package_name_gets_a_challenge_and_its_code(client, app_ctx, clock):
+    # Package names run to 214 characters, longer than a stage id: the binding holds them.
+    alice = await signup(client, "alice")
+    await enrol(client, alice, clock.now())
+    name = "long-" + "x" * 200
+    body = publish_body(name, "1.0.0")
+    _challenged(await client.put(f"/{name}", json=body, headers={**auth(alice), **WEB}))
+    alice_id = await _user_id(app_ctx, "alice")
+    minted = await mint(app_ctx, alice_id, "publish", [name], "totp", f"Publish {name}@1.0.0")
+    ok = await client.put(f"/{name}", json=body, headers=auth(alice, minted.code))
+    assert ok.status_code in (200, 201), ok.text

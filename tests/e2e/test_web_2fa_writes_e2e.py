@@ -92,6 +92,13 @@ def test_npm_publish_and_dist_tag_through_the_browser(server, npm_factory, brows
     assert status == 0 and "+beta: @acme/web@2.4.0" in out, out
     tags = httpx.get(f"{server.url}/-/package/@acme%2fweb/dist-tags").json()
     assert tags["beta"] == "2.4.0"
+
+    # npm token create (a credential change: a code in every 2FA mode).
+    child = _spawn_in(npm, tmp_path, "token", "create", "--password=correct-horse-9")
+    child.expect(AUTH_URL)
+    _confirm(page, child.match.group(1), "Create a token", codes.next())
+    status, out = finish(child)
+    assert status == 0 and "Created token npm_" in out, out
     page.close()
 
 
