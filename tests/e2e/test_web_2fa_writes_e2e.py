@@ -65,7 +65,7 @@ def _confirm(page, url: str, heading: str, code: str, screenshot: str | None = N
 def test_npm_publish_and_dist_tag_through_the_browser(server, npm_factory, browser, tmp_path):
     token = signup(server.url, "alice")
     http = server.client(token)
-    secret, _ = enrol_live(http)
+    secret, recovery = enrol_live(http)
     codes = CodeSource(secret, current_used=True)
     npm = npm_factory(server, "alice", token)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -87,7 +87,7 @@ def test_npm_publish_and_dist_tag_through_the_browser(server, npm_factory, brows
     # npm dist-tag add: the same flow, the page names the tag and the version.
     child = _spawn_in(npm, tmp_path, "dist-tag", "add", "@acme/web@2.4.0", "beta")
     child.expect(AUTH_URL)
-    _confirm(page, child.match.group(1), "Add dist-tag beta to @acme/web@2.4.0", codes.next())
+    _confirm(page, child.match.group(1), "Add dist-tag beta to @acme/web@2.4.0", recovery[0])
     status, out = finish(child)
     assert status == 0 and "+beta: @acme/web@2.4.0" in out, out
     tags = httpx.get(f"{server.url}/-/package/@acme%2fweb/dist-tags").json()
@@ -96,7 +96,7 @@ def test_npm_publish_and_dist_tag_through_the_browser(server, npm_factory, brows
     # npm token create (a credential change: a code in every 2FA mode).
     child = _spawn_in(npm, tmp_path, "token", "create", "--password=correct-horse-9")
     child.expect(AUTH_URL)
-    _confirm(page, child.match.group(1), "Create a token", codes.next())
+    _confirm(page, child.match.group(1), "Create a token", recovery[1])
     status, out = finish(child)
     assert status == 0 and "Created token npm_" in out, out
     page.close()
