@@ -3,7 +3,7 @@ pseudo-terminal (its default auth-type web) prints the authUrl, real Chromium co
 with a TOTP code, and npm finishes the write on its own.
 
 - `npm publish` on an auth-and-writes account;
-- `npm dist-tag add`;
+- `npm dist-tag add`, `npm token create`, `npm profile disable-2fa`;
 - a code minted in the browser for one publish is refused for another package and for a
   dist-tag change, and still works once for the publish it was made for.
 """
@@ -99,6 +99,16 @@ def test_npm_publish_and_dist_tag_through_the_browser(server, npm_factory, brows
     _confirm(page, child.match.group(1), "Create a token", recovery[1])
     status, out = finish(child)
     assert status == 0 and "Created token npm_" in out, out
+
+    # npm profile disable-2fa: the password on the terminal, then the page (the 2FA change
+    # goes through the same second-factor rule as every other write).
+    child = _spawn_in(npm, tmp_path, "profile", "disable-2fa")
+    child.expect("assword")
+    child.sendline("correct-horse-9")
+    child.expect(AUTH_URL)
+    _confirm(page, child.match.group(1), "Turn off two-factor authentication", recovery[2])
+    status, out = finish(child)
+    assert status == 0 and "Two factor authentication disabled" in out, out
     page.close()
 
 
