@@ -25,6 +25,7 @@ decides. TOTP and recovery codes are the built-in fallback.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -85,7 +86,11 @@ def describe(challenge: Challenge) -> str:
             Purpose.ACCOUNT: "Change your account",
             Purpose.CREDENTIALS: "Change your credentials",
         }.get(challenge.purpose, str(challenge.purpose))
-    return text[:ACTION_LENGTH]
+    if len(text) > ACTION_LENGTH:
+        # Still one binding per action: a long one (many owners) keeps a digest of the rest.
+        tail = f"… #{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+        text = text[: ACTION_LENGTH - len(tail)] + tail
+    return text
 
 
 def web_target(challenge: Challenge) -> Target | None:
