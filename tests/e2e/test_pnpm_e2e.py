@@ -134,13 +134,28 @@ def test_pnpm_stage_publish_list_view_download_approve_reject_with_otp(
     rejected = carol.ok("stage", "reject", second, "--otp", recovery[1]).output
     assert f"Staged package {second} has been rejected" in rejected
 
-    # A publish with 2FA for writes: pnpm prompts for the code on a terminal.
+    # A publish with 2FA for writes: pnpm 12 (auth-type web, like npm) prints the page to
+    # open; completed in Chromium with a code, pnpm finishes on its own.
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.support.browser import launch
+    from tests.support.web import sign_in
+
     child = carol.spawn(
         "publish", "--no-git-checks", cwd=make_package_dir(tmp_path, "pn-otp", "1.0.0")
     )
-    child.expect("Enter OTP")
-    child.sendline(codes.next())
-    child.expect(pexpect.EOF)
+    child.expect(r"(http://\S+/-/web/cli/[0-9a-f]{64})")
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page()
+        sign_in(page, server.url, "pn-carol", codes.next)
+        page.goto(child.match.group(1))
+        expect(page.get_by_role("heading", name="Publish pn-otp@1.0.0")).to_be_visible()
+        page.get_by_label("One-time code").fill(codes.next())
+        page.get_by_role("button", name="Confirm").click()
+        expect(page.locator("#web-code")).to_be_visible()
+        child.expect(pexpect.EOF)
+        browser.close()
     child.close()
     assert child.exitstatus == 0, child.before
     assert "Published package pn-otp@1.0.0" in child.before

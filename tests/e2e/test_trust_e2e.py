@@ -119,8 +119,8 @@ def test_maintainer_with_2fa_manages_several_relationships(server, npm_factory, 
     assert {c["type"] for c in as_json} == {"github", "gitlab", "circleci"}
 
     alice.ok("trust", "revoke", "pkg-a", "--id", stage_id, f"--otp={next(codes)}")
-    # On a terminal npm prompts for the code and repeats the GET with it.
-    child = spawn_npm(alice, "trust", "list", "pkg-a")
+    # On a terminal (auth-type legacy) npm prompts for the code and repeats the GET with it.
+    child = spawn_npm(alice, "trust", "list", "pkg-a", "--auth-type=legacy")
     child.expect("Enter OTP:")
     child.sendline(next(codes))
     status, out = finish(child)

@@ -48,8 +48,9 @@ def test_enable_2fa_then_every_write_needs_a_code_then_disable(server, npm_facto
     pkg2 = make_package_dir(tmp_path, "pkg-a", "1.0.1")
     replay = laptop.run("publish", f"--otp={used}", cwd=pkg2)
     assert replay.code != 0 and "one-time password" in replay.output
-    # npm's own prompt on a terminal (a recovery code works there too).
-    child = _spawn_in(npm, pkg2, "publish")
+    # npm's own prompt on a terminal (a recovery code works there too); the default,
+    # auth-type web, goes through the browser (test_web_2fa_writes_e2e.py).
+    child = _spawn_in(npm, pkg2, "publish", "--auth-type=legacy")
     child.expect("Enter OTP:")
     child.sendline(recovery[0])
     status, out = finish(child)
@@ -62,7 +63,7 @@ def test_enable_2fa_then_every_write_needs_a_code_then_disable(server, npm_facto
     made = npm.ok("token", "create", f"--password={PW}", f"--otp={recovery[1]}")
     assert "Created token npm_" in made.output
 
-    child = spawn_npm(npm, "profile", "disable-2fa")
+    child = spawn_npm(npm, "profile", "disable-2fa", "--auth-type=legacy")
     child.expect("assword")
     child.sendline(PW)
     child.expect("Enter OTP:")
@@ -125,7 +126,7 @@ def test_profile_set_fields_and_password_change_with_2fa(server, npm_factory):
     assert "Set email to a2@example.com" in out.output
     assert "a2@example.com" in npm.ok("profile", "get").stdout
 
-    child = spawn_npm(npm, "profile", "set", "password")
+    child = spawn_npm(npm, "profile", "set", "password", "--auth-type=legacy")
     child.expect("urrent password")
     child.sendline(PW)
     child.expect("ew password")

@@ -26,15 +26,25 @@ async def authorize(
     fresh_factor: bool = True,
     targets: tuple[str, ...] = (),
     decision: str | None = None,
+    description: str | None = None,
 ) -> None:
-    """Raise unless `principal` may perform `action` on `pkg`.
+    """Raise unless `principal` may perform `action` on `pkg`. `description` names the
+    exact action in words for web 2FA ("Add dist-tag beta to pkg").
 
     `fresh_factor=False` is for requests that change nothing a second factor protects
     (the tarball DELETE of `npm unpublish`, after its PUT already removed the version).
     """
     check_access(principal, action, pkg)
     if fresh_factor:
-        await require(ctx, principal, action, pkg, targets=targets, decision=decision)
+        await require(
+            ctx,
+            principal,
+            action,
+            pkg,
+            targets=targets,
+            decision=decision,
+            description=description,
+        )
 
 
 def check_access(principal: Principal, action: Action, pkg: PackageRef) -> None:

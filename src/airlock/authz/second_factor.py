@@ -13,6 +13,10 @@ Routes and services *declare* a purpose and call `require`:
 A code is accepted once per account, strictly (RFC 6238 section 5.2; twofactor.service).
 Wrong codes count per credential, so a stolen token cannot lock its owner out.
 
+A challenge answered without any proof raises OtpMissing carrying a web_codes.Target (the
+binding a browser-issued code must have: verb, package/stage/"account", the action in
+words), so the web layer can offer npm's web 2FA (authUrl/doneUrl) for exactly it.
+
 Further kinds of proof (passkeys, browser-issued one-time codes bound to an action and
 targets) plug in through `register_verifier`: each `ProofVerifier` is asked, in order,
 whether it recognises the proof the client sent (`npm-otp`), and the first that does
@@ -21,6 +25,7 @@ decides. TOTP and recovery codes are the built-in fallback.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
@@ -32,7 +37,7 @@ from airlock.authz.principal import PackageRef, Principal, TokenKind
 from airlock.context import AppContext
 from airlock.twofactor.errors import OtpMissing, TwoFactorNeeded
 from airlock.twofactor.service import PASSWORD, is_enabled, verify_code
-from airlock.twofactor.web_codes import Target
+from airlock.twofactor.web_codes import ACCOUNT, ACTION_LENGTH, Target
 
 DECIDE_NEEDS_2FA = (
     "Enable two-factor authentication (npm profile enable-2fa auth-and-writes) to approve or "
@@ -60,6 +65,47 @@ class Challenge:
     # For a stage decision: "approve" or "reject" (a browser-issued code is bound to one).
     decision: str | None = None
     actor: str | None = None  # the account name, for the audit row of a consumed proof
+    # The exact action in words ("Publish pkg@1.0.0", "Create a token"), from the call
+    # site; None: built from the purpose and package (`describe`).
+    description: str | None = None
+
+
+# Short verbs of the writes a browser-issued code can be bound to (web_codes.VERBS).
+_VERB = {Action.PUBLISH: "publish", Action.MANAGE: "manage", Action.GOVERN: "govern"}
+
+
+def describe(challenge: Challenge) -> str:
+    """The action in words, as the authUrl page shows it and the web code is bound to."""
+    text = challenge.description
+    if text is None:
+        pkg = challenge.package or ""
+        text = {
+            Action.PUBLISH: f"Publish {pkg}",
+            Action.MANAGE: f"Change {pkg}",
+            Action.GOVERN: f"Change the settings of {pkg}",
+            Purpose.ACCOUNT: "Change your account",
+            Purpose.CREDENTIALS: "Change your credentials",
+        }.get(challenge.purpose, str(challenge.purpose))
+    if len(text) > ACTION_LENGTH:
+        # Still one binding per action: a long one (many owners) keeps a digest of the rest.
+        tail = f"… #{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+        text = text[: ACTION_LENGTH - len(tail)] + tail
+    return text
+
+
+def web_target(challenge: Challenge) -> Target | None:
+    """What a browser-issued code for `challenge` must be bound to; None where the web flow
+    does not apply (a password login, a batch over several packages)."""
+    if challenge.purpose is Action.DECIDE:
+        if challenge.decision is None or not challenge.targets:
+            return None
+        return Target(challenge.decision, challenge.targets[0])
+    if challenge.purpose in (Purpose.ACCOUNT, Purpose.CREDENTIALS):
+        return Target(str(challenge.purpose), ACCOUNT, describe(challenge))
+    verb = _VERB.get(challenge.purpose) if isinstance(challenge.purpose, Action) else None
+    if verb is None or challenge.package is None or len(set(challenge.targets)) > 1:
+        return None
+    return Target(verb, challenge.package, describe(challenge))
 
 
 class ProofVerifier(Protocol):
@@ -87,10 +133,7 @@ async def verify_proof(ctx: AppContext, challenge: Challenge, proof: str | None)
     """The one place a second factor is checked."""
     if proof is None or not proof.strip():
         # The web layer offers npm's browser flow (authUrl/doneUrl) for exactly this target.
-        target = None
-        if challenge.decision is not None and challenge.targets:
-            target = Target(challenge.decision, challenge.targets[0])
-        raise OtpMissing(challenge.user_id, target)
+        raise OtpMissing(challenge.user_id, web_target(challenge))
     for verifier in _VERIFIERS:
         if verifier.recognises(proof):
             await verifier.verify(ctx, challenge, proof)
@@ -106,12 +149,13 @@ async def require(
     *,
     targets: tuple[str, ...] = (),
     decision: str | None = None,
+    description: str | None = None,
 ) -> None:
     """Raise OtpRequired / Forbidden unless the request carries the second factor its
-    purpose needs (or needs none)."""
+    purpose needs (or needs none). `description` names the exact action in words."""
     if isinstance(purpose, Action):
         assert pkg is not None
-        await _package_action(ctx, principal, purpose, pkg, targets, decision)
+        await _package_action(ctx, principal, purpose, pkg, targets, decision, description)
         return
     user = principal.user
     assert user is not None
@@ -120,7 +164,14 @@ async def require(
     writes_only = purpose is Purpose.ACCOUNT and not _password(principal)
     if writes_only and user.tfa_mode != "auth-and-writes":
         return
-    challenge = Challenge(user.id, purpose, principal.credential, targets=targets)
+    challenge = Challenge(
+        user.id,
+        purpose,
+        principal.credential,
+        targets=targets,
+        actor=user.name,
+        description=description,
+    )
     await verify_proof(ctx, challenge, principal.otp)
 
 
@@ -137,7 +188,11 @@ def _password(principal: Principal) -> bool:
 
 
 async def require_all(
-    ctx: AppContext, principal: Principal, action: Action, pkgs: list[PackageRef]
+    ctx: AppContext,
+    principal: Principal,
+    action: Action,
+    pkgs: list[PackageRef],
+    description: str | None = None,
 ) -> None:
     """One request acting on several packages (a batch publish): every refusal applies,
     and one proof covers them all (a code is single use, so it is checked once)."""
@@ -145,7 +200,15 @@ async def require_all(
     if needing:
         assert principal.user is not None
         names = tuple(pkg.name for pkg in needing)
-        challenge = Challenge(principal.user.id, action, principal.credential, names[0], names)
+        challenge = Challenge(
+            principal.user.id,
+            action,
+            principal.credential,
+            names[0],
+            names,
+            actor=principal.user.name,
+            description=description,
+        )
         await verify_proof(ctx, challenge, principal.otp)
 
 
@@ -156,13 +219,14 @@ async def _package_action(
     pkg: PackageRef,
     targets: tuple[str, ...],
     decision: str | None,
+    description: str | None,
 ) -> None:
     if not _needs_proof(principal, action, pkg):
         return
     user = principal.user
     assert user is not None
     challenge = Challenge(
-        user.id, action, principal.credential, pkg.name, targets, decision, user.name
+        user.id, action, principal.credential, pkg.name, targets, decision, user.name, description
     )
     await verify_proof(ctx, challenge, principal.otp)
 

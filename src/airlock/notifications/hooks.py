@@ -88,7 +88,7 @@ async def add_hook(
     package = await _maintained(ctx, principal, name)
     async with ctx.db.read() as session:
         _, ref = await packages_repo.package_ref(session, name, principal)
-    await authorize(ctx, principal, Action.GOVERN, ref)
+    await authorize(ctx, principal, Action.GOVERN, ref, description=f"Add a webhook to {name}")
     assert principal.user is not None
     async with ctx.db.write() as session:
         existing = await session.scalars(
@@ -123,7 +123,8 @@ async def remove_hook(ctx: AppContext, principal: Principal, name: str, hook_id:
     package = await _maintained(ctx, principal, name)
     async with ctx.db.read() as session:
         _, ref = await packages_repo.package_ref(session, name, principal)
-    await authorize(ctx, principal, Action.GOVERN, ref)
+    what = f"Remove webhook {hook_id} from {name}"
+    await authorize(ctx, principal, Action.GOVERN, ref, description=what)
     assert principal.user is not None
     async with ctx.db.write() as session:
         hook = await session.get(PackageHook, hook_id)

@@ -83,7 +83,7 @@ def fingerprint(provider: str, issuer: str, claims: dict[str, Any]) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-async def _governed_package(ctx: AppContext, principal: Principal, name: str) -> Package:
+async def _governed_package(ctx: AppContext, principal: Principal, name: str, what: str) -> Package:
     """The package, once the caller is known to be a maintainer (with 2FA when enabled)."""
     if principal.user is None:
         raise Unauthorized("You must be logged in to manage trusted publishers. Run `npm login`.")
@@ -92,7 +92,7 @@ async def _governed_package(ctx: AppContext, principal: Principal, name: str) ->
     if package is None:
         raise TrustNotFound(f"Package {name} not found.")
     # Outside any write transaction: the second-factor check writes on its own.
-    await authorize(ctx, principal, Action.GOVERN, ref)
+    await authorize(ctx, principal, Action.GOVERN, ref, description=what)
     return package
 
 
@@ -103,7 +103,9 @@ async def create(
     if principal.user is None:
         raise Unauthorized("You must be logged in to manage trusted publishers. Run `npm login`.")
     configs = parse_configs(body, lambda provider: issuers.names(ctx.settings, provider))
-    package = await _governed_package(ctx, principal, name)
+    kinds = ", ".join(sorted({c[0] for c in configs}))
+    what = f"Add a trusted publisher ({kinds}) to {name}"
+    package = await _governed_package(ctx, principal, name, what)
     try:
         async with ctx.db.write() as session:
             existing = await repo.relationships(session, package.id)
@@ -163,14 +165,17 @@ def _conflict(provider: str) -> TrustConflict:
 
 
 async def list_for(ctx: AppContext, principal: Principal, name: str) -> list[dict[str, Any]]:
-    package = await _governed_package(ctx, principal, name)
+    package = await _governed_package(
+        ctx, principal, name, f"List the trusted publishers of {name}"
+    )
     async with ctx.db.read() as session:
         return [config_json(r) for r in await repo.relationships(session, package.id)]
 
 
 async def revoke(ctx: AppContext, principal: Principal, name: str, trust_id: str) -> None:
     """Delete a relationship and revoke the short-lived tokens minted from it."""
-    package = await _governed_package(ctx, principal, name)
+    what = f"Revoke trusted publisher {trust_id} of {name}"
+    package = await _governed_package(ctx, principal, name, what)
     assert principal.user is not None
     try:
         wanted = uuid.UUID(trust_id)

@@ -32,14 +32,20 @@ Change = Callable[[AsyncSession, Package], Awaitable[T]]
 
 
 async def change(
-    ctx: AppContext, principal: Principal, name: str, action: Action, fn: Change[T]
+    ctx: AppContext,
+    principal: Principal,
+    name: str,
+    action: Action,
+    fn: Change[T],
+    what: str | None = None,
 ) -> T:
-    """Authorize `action` on an existing package, then run `fn` in one write transaction."""
+    """Authorize `action` on an existing package, then run `fn` in one write transaction.
+    `what` names the change in words (the web 2FA page shows it; the code is bound to it)."""
     async with ctx.db.read() as session:
         package, ref = await repo.package_ref(session, name, principal)
     if package is None:
         raise PackageNotFound(name)
-    await authorize(ctx, principal, action, ref)
+    await authorize(ctx, principal, action, ref, description=what)
     async with ctx.db.write() as session:
         locked = await locked_package(session, name, principal)
         if locked is None:
@@ -95,7 +101,7 @@ async def add_dist_tag(
             tag=tag,
         )
 
-    await change(ctx, principal, name, Action.MANAGE, fn)
+    await change(ctx, principal, name, Action.MANAGE, fn, f"Add dist-tag {tag} to {name}@{version}")
 
 
 async def remove_dist_tag(ctx: AppContext, principal: Principal, name: str, tag: str) -> None:
@@ -116,7 +122,7 @@ async def remove_dist_tag(ctx: AppContext, principal: Principal, name: str, tag:
             removed=True,
         )
 
-    await change(ctx, principal, name, Action.MANAGE, fn)
+    await change(ctx, principal, name, Action.MANAGE, fn, f"Remove dist-tag {tag} from {name}")
 
 
 # --- deprecate -------------------------------------------------------------------------
@@ -151,7 +157,8 @@ async def deprecate(
         if changed:
             await touch(ctx, session, package)
 
-    await change(ctx, principal, name, Action.MANAGE, fn)
+    what = f"Change the deprecation messages of {name}"
+    await change(ctx, principal, name, Action.MANAGE, fn, what)
 
 
 # --- unpublish -------------------------------------------------------------------------
@@ -177,14 +184,17 @@ async def unpublish_versions(
     if package is not None and not any(v.version in versions for v in live):
         await authorize(ctx, principal, Action.MANAGE, ref, fresh_factor=False)
         return
-    await _unpublish(ctx, principal, name, rev, lambda v: v in versions)
+    what = f"Unpublish {name}@{', '.join(versions)}"
+    await _unpublish(ctx, principal, name, rev, lambda v: v in versions, what)
 
 
 async def unpublish_missing(
     ctx: AppContext, principal: Principal, name: str, keep: set[str], rev: str
 ) -> None:
     """Tombstone the published versions absent from the document npm sent back."""
-    await _unpublish(ctx, principal, name, rev, lambda v: v not in keep)
+    await _unpublish(
+        ctx, principal, name, rev, lambda v: v not in keep, f"Unpublish versions of {name}"
+    )
 
 
 async def _unpublish(
@@ -193,6 +203,7 @@ async def _unpublish(
     name: str,
     rev: str | None,
     chosen: Callable[[str], bool],
+    what: str,
 ) -> None:
     """Tombstone versions: the rows stay so the numbers are never used again."""
 
@@ -218,7 +229,7 @@ async def _unpublish(
             )
         return keys
 
-    keys = await change(ctx, principal, name, Action.MANAGE, fn)
+    keys = await change(ctx, principal, name, Action.MANAGE, fn, what)
     # Rows first, blobs after: a crash leaves an orphan file, never a row without its blob.
     await discard_blobs(ctx, *keys)
 
@@ -242,7 +253,9 @@ async def unpublish_package(ctx: AppContext, principal: Principal, name: str, re
         )
         return keys
 
-    keys = await change(ctx, principal, name, Action.MANAGE, fn)
+    keys = await change(
+        ctx, principal, name, Action.MANAGE, fn, f"Unpublish every version of {name}"
+    )
     await discard_blobs(ctx, *keys)
 
 
@@ -312,7 +325,8 @@ async def set_maintainers(
             removed=sorted(current - set(wanted)),
         )
 
-    await change(ctx, principal, name, Action.GOVERN, fn)
+    what = f"Set the owners of {name} to {', '.join(wanted)}"
+    await change(ctx, principal, name, Action.GOVERN, fn, what)
 
 
 async def set_access(
@@ -335,7 +349,8 @@ async def set_access(
             **updates,
         )
 
-    await change(ctx, principal, name, Action.GOVERN, fn)
+    settings = ", ".join(f"{key}={value}" for key, value in sorted(updates.items()))
+    await change(ctx, principal, name, Action.GOVERN, fn, f"Change access of {name}: {settings}")
 
 
 def require_own_2fa_for_mfa(principal: Principal, updates: dict[str, str]) -> None:

@@ -97,6 +97,14 @@ async def package_ref(ctx: AppContext, principal: Principal, name: str) -> Packa
     return ref
 
 
+def describe_publish(uploads: Sequence[Upload]) -> str:
+    """The publish in words, for the web 2FA page ("Publish @acme/web@2.4.0")."""
+    versions = ", ".join(u.version for u in uploads)
+    tags = sorted({u.tag for u in uploads} - {"latest"})
+    with_tag = f" with dist-tag {', '.join(tags)}" if tags else ""
+    return f"Publish {uploads[0].name}@{versions}{with_tag}"
+
+
 async def write_version(
     ctx: AppContext,
     principal: Principal,
@@ -119,7 +127,8 @@ async def write_versions(
     for name in dict.fromkeys(u.name for u in uploads):
         # Before any blob is written, so strangers cannot fill the disk.
         ref = await package_ref(ctx, principal, name)
-        await authorize(ctx, principal, kind.action, ref)
+        mine = [u for u in uploads if u.name == name]
+        await authorize(ctx, principal, kind.action, ref, description=describe_publish(mine))
         if not ref.exists:
             await guard_new_name(ctx, name)  # no local name may shadow an uplink one
     stored: list[Keys] = []

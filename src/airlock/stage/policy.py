@@ -89,7 +89,10 @@ async def set_rule(
             "Enable two-factor authentication (npm profile enable-2fa auth-and-writes) "
             "to change the review policy of a package."
         )
-    await authorize(ctx, principal, Action.GOVERN, ref)
+    what = f"Set the review policy of {name}: {rule.approvals_required} approval(s)" + (
+        ", two maintainers" if rule.four_eyes else ""
+    )
+    await authorize(ctx, principal, Action.GOVERN, ref, description=what)
     async with ctx.db.write() as session:
         maintainers = await packages_repo.maintainer_names(session, package.id)
         possible = len(maintainers) - (1 if rule.four_eyes else 0)

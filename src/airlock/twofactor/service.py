@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -152,6 +153,20 @@ async def _locked(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
+# The caller's check of the second factor (authz.second_factor.require, which also takes
+# browser-issued codes), run after the password; without one, a TOTP or recovery code.
+Proof = Callable[[], Awaitable[None]]
+
+
+async def _second_factor(
+    ctx: AppContext, user_id: uuid.UUID, otp: str | None, credential: str, proof: Proof | None
+) -> None:
+    if proof is not None:
+        await proof()
+    else:
+        await verify_code(ctx, user_id, otp, credential)
+
+
 async def start_enrolment(
     ctx: AppContext,
     user_id: uuid.UUID,
@@ -161,6 +176,7 @@ async def start_enrolment(
     *,
     client_ip: str,
     credential: str = PASSWORD,
+    proof: Proof | None = None,
 ) -> str | None:
     """Step 1 of `npm profile enable-2fa`: the otpauth URL to confirm, or None when an
     enabled account only switched mode (which needs a code)."""
@@ -171,7 +187,7 @@ async def start_enrolment(
     if enabled and current == mode:
         raise TwoFactorAlreadyEnabled(f"Two-factor authentication is already enabled ({mode}).")
     if enabled:
-        await verify_code(ctx, user_id, otp, credential)
+        await _second_factor(ctx, user_id, otp, credential, proof)
     secret = totp.new_secret()
     async with ctx.db.write() as session:
         user = await _locked(session, user_id)
@@ -224,6 +240,7 @@ async def disable(
     *,
     client_ip: str,
     credential: str = PASSWORD,
+    proof: Proof | None = None,
 ) -> None:
     """`npm profile disable-2fa`: password and a code (a pending enrolment needs no code)."""
     user = await verify_credentials(ctx, password, client_ip, user_id=user_id)
@@ -231,7 +248,7 @@ async def disable(
     if not enabled and not pending:
         raise TwoFactorNotEnabled("Two-factor authentication is not enabled on this account.")
     if enabled:
-        await verify_code(ctx, user_id, otp, credential)
+        await _second_factor(ctx, user_id, otp, credential, proof)
     async with ctx.db.write() as session:
         user = await _locked(session, user_id)
         user.tfa_mode = None

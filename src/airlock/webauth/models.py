@@ -56,10 +56,14 @@ class WebAuthRequest(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     auth_hash: Mapped[str] = mapped_column(String(64), unique=True)
     done_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(16))  # login | adduser | approve | reject
+    # login | adduser, or a challenge's verb (twofactor.web_codes.VERBS)
+    kind: Mapped[str] = mapped_column(String(16))
     # For challenges: the account that must answer. For logins: who answered.
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    target: Mapped[str | None] = mapped_column(String(64))  # the challenged stage id
+    # The challenged stage id, package name or "account".
+    target: Mapped[str | None] = mapped_column(String(255))
+    # For a write other than a stage decision: the action in words ("Publish pkg@1.0.0").
+    action: Mapped[str | None] = mapped_column(String(300))
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|ready|taken
     result_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]

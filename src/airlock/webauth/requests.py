@@ -63,6 +63,7 @@ async def create(
                 kind=target.verb if target is not None else kind,
                 user_id=user_id,
                 target=target.ref if target is not None else None,
+                action=target.what if target is not None else None,
                 state="pending",
                 created_at=now,
                 expires_at=now + timedelta(seconds=ctx.settings.web_auth_request_seconds),
@@ -84,7 +85,7 @@ async def find(ctx: AppContext, auth_secret: str) -> RequestView | None:
         ).scalar_one_or_none()
     if row is None:
         return None
-    target = Target(row.kind, row.target) if row.target is not None else None
+    target = Target(row.kind, row.target, row.action) if row.target is not None else None
     return RequestView(
         row.id, row.kind, row.user_id, target, row.state, row.expires_at <= ctx.clock.now()
     )

@@ -65,7 +65,12 @@ async def post_profile(request: Request, principal: CurrentPrincipal, ctx: Ctx) 
         await profile.check_own_password(ctx, user_id, old, principal.client_ip)
     # A password change needs a code in either 2FA mode; other edits only in auth-and-writes.
     purpose = Purpose.ACCOUNT if new_password is None else Purpose.CREDENTIALS
-    await second_factor.require(ctx, principal, purpose)
+    what: str | None = None
+    if new_password is not None:
+        what = "Change your password"
+    else:
+        what = "Change your profile: " + ", ".join(sorted(changes)) if changes else None
+    await second_factor.require(ctx, principal, purpose, description=what)
     if new_password is not None:
         await profile.set_password(ctx, user_id, new_password)
         # Whoever knew the old password may hold a session: end all but this one.
@@ -90,12 +95,24 @@ async def _two_factor(
     if not isinstance(tfa, dict) or not isinstance(tfa.get("mode"), str):
         raise BadRequest('Invalid tfa: expected {"mode": ..., "password": ...} or [code].')
     otp = principal.otp
-    who = {"client_ip": principal.client_ip, "credential": principal.credential}
-    if tfa["mode"] == "disable":
-        await twofactor.disable(ctx, user_id, tfa.get("password"), otp, **who)
-        return {"tfa": False}
     mode = tfa["mode"]
-    url = await twofactor.start_enrolment(ctx, user_id, tfa.get("password"), mode, otp, **who)
+    what = (
+        "Turn off two-factor authentication"
+        if mode == "disable"
+        else f"Change two-factor authentication to {mode[:40]}"
+    )
+
+    async def proof() -> None:
+        # After the password: the one second-factor rule (TOTP, recovery or web code).
+        await second_factor.require(ctx, principal, Purpose.CREDENTIALS, description=what)
+
+    who = {"client_ip": principal.client_ip, "credential": principal.credential}
+    if mode == "disable":
+        await twofactor.disable(ctx, user_id, tfa.get("password"), otp, **who, proof=proof)
+        return {"tfa": False}
+    url = await twofactor.start_enrolment(
+        ctx, user_id, tfa.get("password"), mode, otp, **who, proof=proof
+    )
     if url is None:
         return {"tfa": {"pending": False, "mode": tfa["mode"]}}
     return {"tfa": url}

@@ -21,6 +21,7 @@ from airlock.errors import BadRequest, NotFound
 from airlock.tokens import service as tokens
 from airlock.tokens.models import Token
 from airlock.tokens.requests import parse_create_request
+from airlock.tokens.secrets import PREFIX
 from airlock.web.deps import Ctx, CurrentPrincipal, read_json_object
 from airlock.web.npm.responses import json_response
 
@@ -88,7 +89,7 @@ async def create_token(request: Request, principal: CurrentPrincipal, ctx: Ctx) 
     body = await read_json_object(request)
     spec = parse_create_request(body, ctx.settings)
     await profile.check_own_password(ctx, user_id, body.get("password"), principal.client_ip)
-    await second_factor.require(ctx, principal, Purpose.CREDENTIALS)
+    await second_factor.require(ctx, principal, Purpose.CREDENTIALS, description="Create a token")
     created = await tokens.create_granular(ctx, user_id, spec)
     return json_response(token_body(created.token, created.secret), status=201)
 
@@ -96,7 +97,10 @@ async def create_token(request: Request, principal: CurrentPrincipal, ctx: Ctx) 
 @router.delete("/-/npm/v1/tokens/token/{ref}")
 async def revoke_token(ref: str, principal: CurrentPrincipal, ctx: Ctx) -> Response:
     user_id = profile.require_account_credential(principal, "revoke tokens")
-    await second_factor.require(ctx, principal, Purpose.ACCOUNT)
+    key = unquote(ref)
+    # Never the secret itself in the description (it is stored and shown): only a key.
+    what = "Revoke a token" if key.startswith(PREFIX) else f"Revoke token {key[:64]}"
+    await second_factor.require(ctx, principal, Purpose.ACCOUNT, description=what)
     if not await tokens.revoke_by_reference(ctx, user_id, unquote(ref)):
         raise NotFound("No such token.")
     return Response(status_code=204, headers={"cache-control": "no-store"})

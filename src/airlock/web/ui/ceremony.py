@@ -9,13 +9,20 @@ import uuid
 from starlette.datastructures import FormData
 
 from airlock.authz.principal import UserRef
-from airlock.authz.second_factor import Challenge
+from airlock.authz.second_factor import Challenge, web_target
 from airlock.context import AppContext
 from airlock.errors import BadRequest
 from airlock.stage.errors import MalformedStageId
 from airlock.twofactor import totp
 from airlock.twofactor.service import verify_code
-from airlock.twofactor.web_codes import VERBS, Minted, Target, is_web_code, mint, verify_web_code
+from airlock.twofactor.web_codes import (
+    DECISIONS,
+    Minted,
+    Target,
+    is_web_code,
+    mint,
+    verify_web_code,
+)
 from airlock.twofactor.webauthn import verify_passkey
 
 MAX_BATCH = 100
@@ -36,7 +43,7 @@ def stage_ids(raw: list[str]) -> list[uuid.UUID]:
 
 
 def verb_of(raw: str) -> str:
-    if raw not in VERBS:
+    if raw not in DECISIONS:
         raise BadRequest("Choose Approve or Reject.")
     return raw
 
@@ -46,6 +53,19 @@ async def ceremony(
 ) -> Minted:
     """Check one second factor (a passkey assertion with user verification, or a TOTP or
     recovery code) once; a web code for exactly `ids`."""
+    return await ceremony_for(ctx, user, data, verb, [str(i) for i in ids])
+
+
+async def ceremony_for(
+    ctx: AppContext,
+    user: UserRef,
+    data: FormData,
+    verb: str,
+    refs: list[str],
+    action: str | None = None,
+) -> Minted:
+    """The same for any target: stage ids, or one write (a package name or "account"
+    with `action`, the write in words)."""
     if passkey_sent(data):
         await verify_passkey(
             ctx, user.id, _text(data, "passkey_handle"), _text(data, "passkey_response")
@@ -55,7 +75,7 @@ async def ceremony(
         normal = totp.normalise(_text(data, "code"))
         await verify_code(ctx, user.id, normal)
         proof = "recovery" if totp.is_recovery_code(normal) else "totp"
-    return await mint(ctx, user.id, verb, [str(i) for i in ids], proof)
+    return await mint(ctx, user.id, verb, refs, proof, action)
 
 
 def passkey_sent(data: FormData) -> bool:
@@ -80,9 +100,7 @@ class WebCodeVerifier:
         return is_web_code(proof)
 
     async def verify(self, ctx: AppContext, challenge: Challenge, proof: str) -> None:
-        target = None
-        if challenge.decision is not None and challenge.targets:
-            target = Target(challenge.decision, challenge.targets[0])
+        target: Target | None = web_target(challenge)
         actor = challenge.actor or str(challenge.user_id)
         await verify_web_code(ctx, challenge.user_id, actor, target, proof)
 

@@ -16,14 +16,15 @@ from starlette.responses import Response
 from airlock.accounts import service as accounts
 from airlock.context import AppContext
 from airlock.errors import AirlockError, NotFound
+from airlock.packages.write import package_ref
 from airlock.stage import queries
 from airlock.tokens.service import issue_session_token
-from airlock.twofactor.web_codes import Target
+from airlock.twofactor.web_codes import ACCOUNT, Target
 from airlock.twofactor.webauthn import has_passkeys
 from airlock.web.deps import Ctx, read_body
 from airlock.web.npm.responses import error_body, json_response
 from airlock.web.ui import session as web
-from airlock.web.ui.ceremony import ceremony, stage_ids
+from airlock.web.ui.ceremony import ceremony, ceremony_for, stage_ids
 from airlock.web.ui.render import PREFIX, error_page, page, redirect
 from airlock.webauth import requests as flows
 from airlock.webauth.requests import Poll
@@ -51,7 +52,10 @@ async def web_login(request: Request, ctx: Ctx) -> Response:
     )
 
 
-@router.get("/-/v1/done")
+# npm 11.19.1 polls with the options of the request it retries: `npm dist-tag add` (PUT)
+# and `dist-tag rm` (DELETE) poll the doneUrl with that method and body. The answer is
+# the same whatever the method; the body is never read.
+@router.api_route("/-/v1/done", methods=["GET", "PUT", "POST", "DELETE"])
 async def done(request: Request, ctx: Ctx) -> Response:
     state, result = await flows.poll(ctx, request.query_params.get("authId", ""))
     if state is Poll.PENDING:
@@ -69,7 +73,7 @@ async def done(request: Request, ctx: Ctx) -> Response:
 
 
 async def challenge(ctx: AppContext, user_id: uuid.UUID, target: Target) -> dict[str, str]:
-    """authUrl/doneUrl for a decision that needs a second factor (see web.errors)."""
+    """authUrl/doneUrl for a write that needs a second factor (see web.errors)."""
     made = await flows.create(ctx, target.verb, user_id, target)
     return {
         "authUrl": f"{ctx.settings.base_url}{PREFIX}/cli/{made.auth_secret}",
@@ -125,14 +129,50 @@ async def _challenge_view(
         # Someone else's challenge: as if it did not exist.
         raise NotFound("This link is not valid. Run the command again for a new one.")
     who = web.principal(request, user)
+    if not found.target.is_decision:
+        await _check_write_target(ctx, who, found.target)
+        return found, user, None
     info = await queries.view_stage(ctx, who, uuid.UUID(found.target.ref))
     return found, user, info
+
+
+async def _check_write_target(ctx: AppContext, who: Any, target: Target) -> None:
+    """The page about a package write names only a package the user still maintains (or
+    one not created yet, for a first publish): nothing about packages they may not see."""
+    if target.ref == ACCOUNT:
+        return
+    ref = await package_ref(ctx, who, target.ref)
+    if ref.exists and not ref.is_maintainer:
+        raise NotFound("This link is not valid. Run the command again for a new one.")
 
 
 @router.get(PREFIX + "/cli/{secret}")
 async def auth_page(secret: str, request: Request, ctx: Ctx, state: web.WebSession) -> Response:
     found, user, info = await _challenge_view(ctx, request, state, secret)
+    if info is None:
+        return await _action_form(ctx, request, user, found, secret)
     return await _auth_form(ctx, request, user, found, info, secret)
+
+
+async def _action_form(
+    ctx: AppContext,
+    request: Request,
+    user: Any,
+    found: flows.RequestView,
+    secret: str,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    assert found.target is not None
+    return page(
+        request,
+        "cli_auth_action.html",
+        status,
+        target=found.target,
+        auth_secret=secret,
+        error=error,
+        passkeys=await has_passkeys(ctx, user.id),
+    )
 
 
 async def _auth_form(
@@ -164,6 +204,8 @@ async def _auth_form(
 async def auth_confirm(secret: str, request: Request, ctx: Ctx, state: web.WebSession) -> Response:
     data = await web.form(request, ctx, state)
     found, user, info = await _challenge_view(ctx, request, state, secret)
+    if info is None:
+        return await _action_confirm(ctx, request, user, found, secret, data)
     picked = [v for v in data.getlist("stage") if isinstance(v, str)]
     ids = stage_ids([str(info.id), *picked])
     who = web.principal(request, user)
@@ -177,3 +219,24 @@ async def auth_confirm(secret: str, request: Request, ctx: Ctx, state: web.WebSe
     if not await flows.answer(ctx, found.id, user.id, minted.code):
         return error_page(request, 410, "This link was already used.")
     return page(request, "cli_code.html", code=minted.code, verb=verb, targets=targets)
+
+
+async def _action_confirm(
+    ctx: AppContext,
+    request: Request,
+    user: Any,
+    found: flows.RequestView,
+    secret: str,
+    data: Any,
+) -> Response:
+    """One ceremony for one write: a code bound to its verb, package (or account) and the
+    action in words, nothing else."""
+    target = found.target
+    assert target is not None
+    try:
+        minted = await ceremony_for(ctx, user, data, target.verb, [target.ref], target.what)
+    except AirlockError as exc:
+        return await _action_form(ctx, request, user, found, secret, exc.message, exc.status)
+    if not await flows.answer(ctx, found.id, user.id, minted.code):
+        return error_page(request, 410, "This link was already used.")
+    return page(request, "cli_code.html", code=minted.code, what=target.what, targets=[])

@@ -29,14 +29,18 @@ def html_error(request: Request, exc: AirlockError) -> Response:
 async def web_otp_challenge(
     request: Request, exc: AirlockError, headers: dict[str, str]
 ) -> dict[str, Any]:
-    """authUrl/doneUrl for a stage decision sent without a code (npm's default).
+    """authUrl/doneUrl for a write sent without a code (npm's default auth-type web).
 
-    Not for `--otp` (npm-auth-type: legacy): npm then prompts for a code. yarn sends no
-    npm-auth-type and reads the npm-notice header.
+    Not for `--otp` / `--auth-type=legacy` (npm-auth-type: legacy): npm then prompts for a
+    code. A stage decision offers it to every other client too (yarn sends no
+    npm-auth-type and reads the npm-notice header; pnpm follows authUrl); the other writes
+    only to a client that asked for the web flow (npm-auth-type: web), so pnpm's and
+    yarn's publish prompts stay as they are.
     """
     if not isinstance(exc, OtpMissing) or exc.user_id is None or exc.target is None:
         return {}
-    if request.headers.get("npm-auth-type") == "legacy":
+    auth_type = request.headers.get("npm-auth-type")
+    if auth_type == "legacy" or (not exc.target.is_decision and auth_type != "web"):
         return {}
     urls = await challenge(request.app.state.ctx, exc.user_id, exc.target)
     headers["npm-notice"] = f"Open {urls['authUrl']} to use your security key for authentication"
