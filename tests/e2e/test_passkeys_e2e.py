@@ -15,22 +15,12 @@ from sqlalchemy import update
 from airlock.db.engine import make_engine
 from airlock.settings import normalise_database_url
 from airlock.twofactor.webauthn import Passkey
-from tests.support.browser import launch, shot
+from tests.support.browser import add_passkey, launch, shot, virtual_authenticator
 from tests.support.otp import CodeSource, enrol_live
 from tests.support.users import signup
 from tests.support.web import is_live, sign_in, stage
 
 pytestmark = pytest.mark.e2e
-
-AUTHENTICATOR = {
-    "protocol": "ctap2",
-    "ctap2Version": "ctap2_1",
-    "transport": "internal",
-    "hasResidentKey": True,
-    "hasUserVerification": True,
-    "isUserVerified": True,
-    "automaticPresenceSimulation": True,
-}
 
 
 def _set_sign_count(database_url: str, count: int) -> None:
@@ -57,16 +47,9 @@ def test_passkey_add_approve_refusals_sign_in_and_remove(server):
         browser = launch(pw)
         ctx = browser.new_context(viewport={"width": 1280, "height": 800})
         page = ctx.new_page()
-        cdp = ctx.new_cdp_session(page)
-        cdp.send("WebAuthn.enable", {"enableUI": False})
-        aid = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})[
-            "authenticatorId"
-        ]
+        cdp, aid = virtual_authenticator(ctx, page)
         sign_in(page, base, "alice", codes.next)
-        page.goto(base + "/-/web/account")
-        page.get_by_label("Passkey name").fill("Work laptop")
-        page.get_by_role("button", name="Add a passkey").click()
-        expect(page.locator("table").last).to_contain_text("Work laptop")
+        add_passkey(page, base, "Work laptop")
         shot(page, "account")
         creds = cdp.send("WebAuthn.getCredentials", {"authenticatorId": aid})["credentials"]
         assert len(creds) == 1 and creds[0]["rpId"] == "localhost"

@@ -34,3 +34,34 @@ def shot(page, name: str) -> None:
     """Keep the latest screenshot of a page for docs/ (1280x800 viewport)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+# Chromium's virtual authenticator (CDP WebAuthn domain): a platform passkey with user
+# verification, tapped automatically.
+AUTHENTICATOR = {
+    "protocol": "ctap2",
+    "ctap2Version": "ctap2_1",
+    "transport": "internal",
+    "hasResidentKey": True,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+    "automaticPresenceSimulation": True,
+}
+
+
+def virtual_authenticator(ctx, page):
+    """(CDP session, authenticator id) of a virtual authenticator for this page."""
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    aid = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+    return cdp, aid["authenticatorId"]
+
+
+def add_passkey(page, base_url: str, label: str) -> None:
+    """Register a passkey on the account page (signed in already)."""
+    from playwright.sync_api import expect
+
+    page.goto(base_url + "/-/web/account")
+    page.get_by_label("Passkey name").fill(label)
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.locator("table").last).to_contain_text(label)
