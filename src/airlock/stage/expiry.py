@@ -33,10 +33,26 @@ class Expired:
 async def sweep_expired_stages(ctx: AppContext) -> list[Expired]:
     """Delete every stage whose time is up; returns what was deleted."""
     now = ctx.clock.now()
+    lapsed = (Version.state == STAGED) & (Version.expires_at <= now)
     async with ctx.db.write() as session:
+        # Lock the packages first, in id order: every writer takes the package row before
+        # its versions, so taking them in the same order means a sweep and a publish that
+        # replaces the same lapsed stage wait for each other instead of deadlocking
+        # (PostgreSQL; SQLite runs one writer at a time).
+        package_ids = set(
+            (await session.scalars(select(Version.package_id).where(lapsed).distinct())).all()
+        )
+        if not package_ids:
+            return []
+        await session.execute(
+            select(Package.id)
+            .where(Package.id.in_(package_ids))
+            .order_by(Package.id)
+            .with_for_update()
+        )
         result = await session.execute(
             delete(Version)
-            .where(Version.state == STAGED, Version.expires_at <= now)
+            .where(lapsed, Version.package_id.in_(package_ids))
             .returning(
                 Version.id,
                 Version.package_id,
