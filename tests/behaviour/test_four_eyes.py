@@ -113,3 +113,29 @@ async def test_stage_by_trusted_publisher_cannot_be_approved_by_its_owner(client
     assert own.status_code == 403
     other = await client.post(f"/-/stage/{stage}/approve", headers=auth(bob, _otp(clock, b_secret)))
     assert other.status_code == 201, other.text
+
+
+async def test_a_batch_code_obeys_four_eyes(client, app_ctx, clock):
+    """One browser ceremony's code for several stages goes through the same approval path:
+    the stager's own batch code approves none of them, another maintainer's approves all."""
+    from airlock.accounts.service import get_user
+    from airlock.twofactor.web_codes import mint
+
+    team = await _team(client, app_ctx, clock, "bob")
+    (alice, a_secret), (bob, _) = team["alice"], team["bob"]
+    resp = await client.put(
+        POLICY, json={"fourEyes": True}, headers=auth(alice, _otp(clock, a_secret))
+    )
+    assert resp.status_code == 200
+    stages = [await staged_id(client, alice, "pkg-a", v) for v in ("1.0.0", "1.1.0")]
+    for name, token, expected in (("alice", alice, 403), ("bob", bob, 201)):
+        user = await get_user(app_ctx, name)
+        assert user is not None
+        batch = await mint(app_ctx, user.id, "approve", stages, "totp")
+        for stage in stages:
+            answer = await client.post(f"/-/stage/{stage}/approve", headers=auth(token, batch.code))
+            assert answer.status_code == expected, answer.text
+            assert expected == 201 or "four-eyes" in answer.json()["error"]
+        state = "staged" if expected == 403 else "published"
+        rows = await version_rows(app_ctx)
+        assert {("pkg-a", v, state) for v in ("1.0.0", "1.1.0")} <= set(rows)
