@@ -123,19 +123,24 @@ async def make_live(
     await touch(ctx, session, package, added=version)
 
 
-async def lock_package(session: AsyncSession, package: Package) -> None:
-    """Take the package row's lock and reload it (PostgreSQL; SQLite writes are serial).
+async def lock_package(session: AsyncSession, package: Package) -> bool:
+    """Take the package row's lock and reload it (PostgreSQL; SQLite writes are serial);
+    False when the row was deleted while we waited for the lock.
 
     Two concurrent writes to one package (two publishes of different versions, say) must
     not each build a packument that misses the other's version, nor both bump `rev` from
     the same value: the second waits here and then reads what the first committed.
     """
-    await session.execute(
-        select(Package)
+    locked = await session.execute(
+        select(Package.id)
         .where(Package.id == package.id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+    if locked.first() is None:
+        return False
+    await session.refresh(package)
+    return True
 
 
 async def touch(
@@ -251,8 +256,13 @@ async def locked_package(session: AsyncSession, name: str, principal: Principal)
     """Re-check ownership inside the write transaction (it may have changed since `authorize`,
     which runs before the transaction because the second-factor check writes on its own)."""
     package, ref = await repo.package_ref(session, name, principal)
-    if package is not None:
-        await lock_package(session, package)
+    for _ in range(3):
+        if package is None or await lock_package(session, package):
+            break
+        # Deleted while we waited for its lock (the expiry sweep released a reservation
+        # whose last stage lapsed): the name is free again, so look it up afresh.
+        session.expunge(package)
+        package, ref = await repo.package_ref(session, name, principal)
     if package is not None and not ref.is_maintainer:
         if ref.access != "public":
             raise PackageNotFound(name)
