@@ -2,12 +2,22 @@
 
 AIRLOCK_TEST_DB selects the backend (sqlite by default, or postgresql). With CI set, an
 unreachable PostgreSQL is a failure, never a skip.
+
+Each fresh database starts as a copy of one migrated template per test process (a file
+copy for SQLite, `CREATE DATABASE ... TEMPLATE` for PostgreSQL): running the migrations
+for every test cost 1.4 s (PostgreSQL) to 5.8 s (SQLite, busy machine) each, most of the
+suite's time. The servers and apps still run `upgrade` on start; on a copy it finds the
+schema at head. `TestDatabase(..., migrated=False)` gives an empty one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
+import sqlite3
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -50,18 +60,63 @@ def require_backend() -> None:
     pytest.skip(message)
 
 
+def _pg_url(name: str) -> str:
+    return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+
+def _migrate(url: str) -> None:
+    from airlock.db.migrate import upgrade
+    from airlock.settings import normalise_database_url
+
+    upgrade(normalise_database_url(url))
+
+
+_template: str | None = None
+
+
+def _template_source() -> str:
+    """This process's migrated template: a SQLite file path or a PostgreSQL database name."""
+    global _template
+    if _template is not None:
+        return _template
+    if BACKEND == "postgresql":
+        name = f"airlock_tpl_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_pg_exec(f'CREATE DATABASE "{name}"'))
+        atexit.register(
+            lambda: asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        )
+        _migrate(_pg_url(name))
+        _template = name
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="airlock-tpl-"))
+        atexit.register(shutil.rmtree, folder, True)
+        path = folder / "template.db"
+        _migrate(f"sqlite:///{path}")
+        # Fold the WAL into the main file so that a plain copy of it is the whole database.
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA journal_mode=DELETE")
+        _template = str(path)
+    return _template
+
+
 class TestDatabase:
     """A throwaway database; `url` is what Airlock's --database-url takes."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, migrated: bool = True) -> None:
         self.name: str | None = None
+        template = _template_source() if migrated else None
         if BACKEND == "postgresql":
             self.name = f"airlock_t_{uuid.uuid4().hex[:12]}"
-            asyncio.run(_pg_exec(f'CREATE DATABASE "{self.name}"'))
-            base = PG_ADMIN_URL.rsplit("/", 1)[0]
-            self.url = f"{base}/{self.name}"
+            copy = f' TEMPLATE "{template}"' if template else ""
+            asyncio.run(_pg_exec(f'CREATE DATABASE "{self.name}"{copy}'))
+            self.url = _pg_url(self.name)
         else:
-            self.url = f"sqlite:///{tmp / 'airlock.db'}"
+            path = tmp / "airlock.db"
+            if template:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(template, path)
+            self.url = f"sqlite:///{path}"
 
     def drop(self) -> None:
         if self.name:
