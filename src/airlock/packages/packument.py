@@ -120,7 +120,7 @@ def build(snap: PackageSnapshot) -> BuiltPackument:
         **_abbrev_head(snap),
         "versions": {v: _fragment(_corgi(d)) for v, d in versions.items()},
     }
-    return _finish(snap, orjson.dumps(doc), orjson.dumps(abbrev))
+    return _finish(snap, (orjson.dumps(doc),), orjson.dumps(abbrev))
 
 
 def append(
@@ -158,20 +158,18 @@ def append(
     times[added.version] = stamp
     doc = _version_doc(snap, added)
     key = orjson.dumps(added.version)
-    body = b"".join(
-        (
-            orjson.dumps(_head(snap))[:-1],
-            _VERSIONS,
-            versions,
-            b"," if versions else b"",
-            key,
-            b":",
-            orjson.dumps(doc, option=_SORTED),
-            b'},"time":',
-            orjson.dumps(times),
-            b",",
-            tail[1:],
-        )
+    body = (
+        orjson.dumps(_head(snap))[:-1],
+        _VERSIONS,
+        versions,
+        b"," if versions else b"",
+        key,
+        b":",
+        orjson.dumps(doc, option=_SORTED),
+        b'},"time":',
+        orjson.dumps(times),
+        b",",
+        tail[1:],
     )
     abbrev = b"".join(
         (
@@ -190,7 +188,7 @@ def append(
 
 def _split_full(
     snap: PackageSnapshot, old: bytes
-) -> tuple[dict[str, str], bytes, dict[str, str], bytes] | None:
+) -> tuple[dict[str, str], memoryview, dict[str, str], bytes] | None:
     """(old dist-tags, the inside of the versions object, the time map, the fields after
     the time map as an object) of a stored full document; None if it is not laid out as
     `build` lays it out for this package."""
@@ -232,29 +230,38 @@ def _split_full(
             continue
         if not isinstance(tags, dict) or not isinstance(times, dict):
             return None
-        versions = old[versions_start + len(_VERSIONS) : time_start - 1]
+        versions = memoryview(old)[versions_start + len(_VERSIONS) : time_start - 1]
         return tags, versions, times, old[time_end:]
     return None
 
 
-def _split_abbrev(snap: PackageSnapshot, old: bytes) -> bytes | None:
+def _split_abbrev(snap: PackageSnapshot, old: bytes) -> memoryview | None:
     """The inside of the versions object of a stored abbreviated document."""
     if not old.startswith(b'{"name":' + orjson.dumps(snap.name) + b',"modified":"'):
         return None
     start = old.find(_VERSIONS)  # modified and dist-tags hold only strings
     if start < 0 or not old.endswith(b"}}"):
         return None
-    return old[start + len(_VERSIONS) : -2]
+    return memoryview(old)[start + len(_VERSIONS) : -2]
 
 
-def _finish(snap: PackageSnapshot, body: bytes, abbrev: bytes) -> BuiltPackument:
+def _finish(
+    snap: PackageSnapshot, body: tuple[bytes | memoryview, ...], abbrev: bytes
+) -> BuiltPackument:
     # The digest is over the document without _id/_rev (the rev contains the digest), and
     # those two keys are spliced in front of the same bytes: equal documents give equal
-    # bytes (and ETags).
-    digest = hashlib.sha256(body).hexdigest()
+    # bytes (and ETags). `body` is the document in pieces (joined once, here).
+    digest_of = hashlib.sha256()
+    for piece in body:
+        digest_of.update(piece)
+    digest = digest_of.hexdigest()
     rev = f"{snap.rev}-{digest[:32]}"
     head = b'{"_id":' + orjson.dumps(snap.name) + b',"_rev":' + orjson.dumps(rev)
-    full = head + (b"," + body[1:] if len(body) > 2 else b"}")
+    first = bytes(body[0])
+    if len(first) == 2 and len(body) == 1:  # {}
+        full = head + b"}"
+    else:
+        full = b"".join((head, b",", first[1:], *body[1:]))
     return BuiltPackument(
         full=full,
         abbrev=abbrev,
