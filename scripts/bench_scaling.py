@@ -44,7 +44,6 @@ from airlock.packages.models import Package, Version  # noqa: E402
 from airlock.packages.service import rebuild_packuments  # noqa: E402
 from airlock.settings import Settings  # noqa: E402
 
-
 _SERVER_URL: list[str] = []
 
 
