@@ -44,6 +44,8 @@ from airlock.packages.models import Package, Version  # noqa: E402
 from airlock.packages.service import rebuild_packuments  # noqa: E402
 from airlock.settings import Settings  # noqa: E402
 
+_SERVER_URL: list[str] = []
+
 
 def put(
     url: str, auth: dict[str, str], name: str, version: str, extra: dict | None = None
@@ -77,7 +79,10 @@ def _copy(first: Version, version: str, extra: dict, **fields: object) -> Versio
 async def _seed(data: Path, db_url: str, name: str, fill) -> None:  # type: ignore[no-untyped-def]
     """Open a context on the server's database and let `fill(ctx, session, package, first)`
     add rows next to the package's version 1.0.0, in one transaction."""
-    ctx = build_context(Settings(data=data, database_url=db_url, port=0))
+    # The server's public URL: documents built here link tarballs as the server's do, so
+    # its next publish extends them instead of rebuilding for a new URL.
+    url = _SERVER_URL[0]
+    ctx = build_context(Settings(data=data, database_url=db_url, port=0, public_url=url))
     try:
         async with ctx.db.write() as session:
             package = (
@@ -96,9 +101,13 @@ async def _seed(data: Path, db_url: str, name: str, fill) -> None:  # type: igno
 
 
 async def seed(data: Path, db_url: str, name: str, count: int, extra: dict) -> None:
-    """Copy version 1.0.0's row `count - 1` times (later publish times), then rebuild once."""
+    """Copy version 1.0.0's row `count - 1` times (later publish times, all before now),
+    then rebuild once."""
 
     async def fill(ctx, session, package, first) -> None:  # type: ignore[no-untyped-def]
+        # All in the past (a millisecond apart), so the next real publish is the newest,
+        # as in a real history (a publish dated before the last one is a full rebuild).
+        first.published_at -= timedelta(milliseconds=count) + timedelta(seconds=1)
         for i in range(1, count):
             at = first.published_at + timedelta(milliseconds=i)
             session.add(
@@ -162,6 +171,11 @@ def wrk(url: str, seconds: int, connections: int) -> float:
     return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 
 
+def _load() -> str:
+    """The host's load averages (1, 5, 15 min): the machine is shared, say how busy it was."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--history", type=int, default=5000)
@@ -170,8 +184,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--json", type=Path, default=None, help="write the results here")
+    parser.add_argument(
+        "--parts", default="publish,large,stages", help="comma-separated subset to run"
+    )
     args = parser.parse_args()
-    results: dict[str, object] = {}
+    parts = set(args.parts.split(","))
+    results: dict[str, object] = {"load_before": _load()}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
@@ -180,72 +198,79 @@ def main() -> None:
         server = LiveServer(data, db_url, env=env).start()
         try:
             url = server.url
+            _SERVER_URL.append(url)
             auth = {"authorization": f"Bearer {signup(url, 'bench')}"}
             # 1. version 2 of fresh packages vs version history+1 of an old one.
             second = []
             for i in range(args.samples):
                 put(url, auth, f"small-{i}", "1.0.0")
                 second.append(put(url, auth, f"small-{i}", "1.0.1"))
-            put(url, auth, "big", "1.0.0")
-            asyncio.run(seed(data, server.database_url, "big", args.history, {}))
-            later = [put(url, auth, "big", f"1.0.{args.history + i}") for i in range(args.samples)]
-            v2, vn = statistics.median(second) * 1000, statistics.median(later) * 1000
-            results["publish"] = {
-                "version_2_ms": round(v2, 1),
-                f"version_{args.history + 1}_ms": round(vn, 1),
-                "ratio": round(vn / v2, 2),
-                "big_packument_bytes": len(httpx.get(f"{url}/big").content),
-            }
-            print(json.dumps(results["publish"]), flush=True)
-
-            # 2. a ~20 MB packument under load does not hold up small reads.
-            notes = {"x-notes": "lorem ipsum dolor sit amet " * 250}
-            put(url, auth, "huge", "1.0.0", notes)
-            asyncio.run(seed(data, server.database_url, "huge", args.huge_versions, notes))
-            size = len(httpx.get(f"{url}/huge", timeout=60).content)
             small = f"{url}/small-0"
-            idle = wrk(small, args.seconds, 8)
-            loader = subprocess.Popen(
-                ["wrk", "-t1", "-c8", f"-d{args.seconds + 4}s", f"{url}/huge"],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            time.sleep(2)
-            busy = wrk(small, args.seconds, 8)
-            out, _ = loader.communicate()
-            rps = re.search(r"Requests/sec:\s+([\d.]+)", out or "")
-            results["large_packument"] = {
-                "bytes": size,
-                "small_p99_idle_ms": round(idle, 2),
-                "small_p99_while_8_clients_fetch_it_ms": round(busy, 2),
-                "ratio": round(busy / idle, 2),
-                "large_req_per_s": float(rps.group(1)) if rps else None,
-            }
-            print(json.dumps(results["large_packument"]), flush=True)
+            if "publish" in parts:
+                put(url, auth, "big", "1.0.0")
+                asyncio.run(seed(data, server.database_url, "big", args.history, {}))
+                later = [
+                    put(url, auth, "big", f"1.0.{args.history + i}") for i in range(args.samples)
+                ]
+                v2, vn = statistics.median(second) * 1000, statistics.median(later) * 1000
+                results["publish"] = {
+                    "version_2_ms": round(v2, 1),
+                    f"version_{args.history + 1}_ms": round(vn, 1),
+                    "ratio": round(vn / v2, 2),
+                    "big_packument_bytes": len(httpx.get(f"{url}/big").content),
+                }
+                print(json.dumps(results["publish"]), flush=True)
 
-            # 3. stage list costs one page; the expiry sweep does not slow reads.
-            put(url, auth, "staged", "1.0.0")
-            asyncio.run(seed_stages(data, server.database_url, "staged", 10, expired=False))
-            few = median_ms(f"{url}/-/stage", auth, args.samples)
-            asyncio.run(
-                seed_stages(data, server.database_url, "staged", 9990, expired=False, start=10)
-            )
-            page = httpx.get(f"{url}/-/stage", headers=auth, timeout=60)
-            many = median_ms(f"{url}/-/stage", auth, args.samples)
-            idle = wrk(small, args.seconds, 8)
-            put(url, auth, "lapsed", "1.0.0")
-            asyncio.run(seed_stages(data, server.database_url, "lapsed", 10_000, expired=True))
-            sweeping = wrk(small, args.seconds, 8)
-            results["stages"] = {
-                "list_10_ms": few,
-                "list_10000_ms": many,
-                "page_bytes_10000": len(page.content),
-                "small_p99_idle_ms": round(idle, 2),
-                "small_p99_while_sweeping_10000_ms": round(sweeping, 2),
-            }
-            print(json.dumps(results["stages"]), flush=True)
+            if "large" in parts:
+                # 2. a ~20 MB packument under load does not hold up small reads.
+                notes = {"x-notes": "lorem ipsum dolor sit amet " * 250}
+                put(url, auth, "huge", "1.0.0", notes)
+                asyncio.run(seed(data, server.database_url, "huge", args.huge_versions, notes))
+                size = len(httpx.get(f"{url}/huge", timeout=60).content)
+                idle = wrk(small, args.seconds, 8)
+                loader = subprocess.Popen(
+                    ["wrk", "-t1", "-c8", f"-d{args.seconds + 4}s", f"{url}/huge"],
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+                time.sleep(2)
+                busy = wrk(small, args.seconds, 8)
+                out, _ = loader.communicate()
+                rps = re.search(r"Requests/sec:\s+([\d.]+)", out or "")
+                results["large_packument"] = {
+                    "bytes": size,
+                    "small_p99_idle_ms": round(idle, 2),
+                    "small_p99_while_8_clients_fetch_it_ms": round(busy, 2),
+                    "ratio": round(busy / idle, 2),
+                    "large_req_per_s": float(rps.group(1)) if rps else None,
+                }
+                print(json.dumps(results["large_packument"]), flush=True)
+
+            if "stages" in parts:
+                # 3. stage list costs one page; the expiry sweep does not slow reads.
+                put(url, auth, "staged", "1.0.0")
+                asyncio.run(seed_stages(data, server.database_url, "staged", 10, expired=False))
+                few = median_ms(f"{url}/-/stage", auth, args.samples)
+                asyncio.run(
+                    seed_stages(data, server.database_url, "staged", 9990, expired=False, start=10)
+                )
+                page = httpx.get(f"{url}/-/stage", headers=auth, timeout=60)
+                many = median_ms(f"{url}/-/stage", auth, args.samples)
+                idle = wrk(small, args.seconds, 8)
+                put(url, auth, "lapsed", "1.0.0")
+                asyncio.run(seed_stages(data, server.database_url, "lapsed", 10_000, expired=True))
+                sweeping = wrk(small, args.seconds, 8)
+                results["stages"] = {
+                    "list_10_ms": few,
+                    "list_10000_ms": many,
+                    "page_bytes_10000": len(page.content),
+                    "small_p99_idle_ms": round(idle, 2),
+                    "small_p99_while_sweeping_10000_ms": round(sweeping, 2),
+                }
+                print(json.dumps(results["stages"]), flush=True)
         finally:
             server.stop()
+    results["load_after"] = _load()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from airlock.db.base import Base, new_id
@@ -64,7 +64,20 @@ class Maintainer(Base):
 
 class Version(Base):
     __tablename__ = "versions"
-    __table_args__ = (UniqueConstraint("package_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("package_id", "version"),
+        # `npm stage list`: walked newest first and counted without reading rows
+        # (stage/queries.py; migration 0011).
+        Index(
+            "ix_versions_stage_list",
+            "state",
+            "created_at",
+            "id",
+            "expires_at",
+            "package_id",
+            "actor_id",
+        ),
+    )
 
     # For a staged version this id is the stage id npm shows.
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

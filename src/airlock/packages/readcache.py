@@ -32,6 +32,7 @@ from airlock.authz import visibility
 from airlock.authz.principal import Principal
 from airlock.db.engine import Database
 from airlock.packages.models import Maintainer, Package, Version
+from airlock.packages.packument import compress
 
 _FORMS = {
     (False, False): Package.packument_full,
@@ -72,6 +73,8 @@ class Entry:
     tarballs: dict[str, str] | None = None
     # blob key -> local file path (filesystem store), filled by the tarball fast path.
     paths: dict[str, str] = field(default_factory=dict)
+    # gzip forms being compressed (large documents are stored without one), per form.
+    compressing: dict[tuple[bool, bool], asyncio.Future[bytes]] = field(default_factory=dict)
 
 
 class ChangeCounter:
@@ -215,24 +218,44 @@ class ReadCache:
         self, name: str, entry: Entry, abbreviated: bool, gzip: bool
     ) -> bytes | None:
         """One stored form of the packument (None: nothing published, or the entry is
-        outdated; the caller then lets the slow path read the database)."""
+        outdated; the caller then lets the slow path read the database).
+
+        Large documents are stored without their gzip form (packument.GZIP_STORED_MAX):
+        the first gzip read compresses the plain bytes in a thread, once per revision,
+        and later reads get the cached result."""
         key = (abbreviated, gzip)
         body = entry.docs.get(key)
-        if body is None and entry.package_id is not None and entry.etag is not None:
-            async with self.db.read() as session:
-                row = (
-                    await session.execute(
-                        select(Package.etag, _FORMS[key]).where(Package.id == entry.package_id)
-                    )
-                ).first()
-            # Only keep bytes of the revision the entry describes. If a write landed in
-            # between (another instance, or the start-up rebuild for a new public URL),
-            # forget the entry: the caller answers from the database this once.
-            if row is not None and row[0] == entry.etag and row[1] is not None:
-                body = row[1]
-                entry.docs[key] = body
-            elif self._entries.get(name) is entry:
+        if body is not None or entry.package_id is None or entry.etag is None:
+            return body
+        async with self.db.read() as session:
+            row = (
+                await session.execute(
+                    select(Package.etag, _FORMS[key]).where(Package.id == entry.package_id)
+                )
+            ).first()
+        # Only keep bytes of the revision the entry describes. If a write landed in
+        # between (another instance, or the start-up rebuild for a new public URL),
+        # forget the entry: the caller answers from the database this once.
+        if row is not None and row[0] == entry.etag and row[1] is not None:
+            body = entry.docs[key] = row[1]
+            return body
+        if row is None or row[0] != entry.etag or not gzip:
+            if self._entries.get(name) is entry:
                 del self._entries[name]
+            return None
+        plain = await self.document(name, entry, abbreviated, False)
+        if plain is None:
+            return None
+        pending = entry.compressing.get(key)
+        if pending is None:
+            loop = asyncio.get_running_loop()
+            pending = entry.compressing[key] = loop.run_in_executor(None, compress, plain)
+        try:
+            body = await asyncio.shield(pending)
+        finally:
+            if pending.done():
+                entry.compressing.pop(key, None)
+        entry.docs[key] = body
         return body
 
     async def tarball_key(self, entry: Entry, version: str) -> str | None:

@@ -78,6 +78,14 @@ async def packument(
         if row is None:
             raise PackageNotFound(name)
         package_id, access, etag, body = row
+        if body is None and gzip and etag is not None:
+            # A large document is stored without its gzip form (packument.GZIP_STORED_MAX;
+            # the fast path compresses and caches it): send the plain bytes.
+            plain = Package.packument_abbrev if abbreviated else Package.packument_full
+            body = await session.scalar(
+                select(plain).where(Package.id == package_id, Package.etag == etag)
+            )
+            gzip = False
         if body is None or etag is None:
             # Nothing published (only staged versions, or all unpublished): like a missing name.
             raise PackageNotFound(name)

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, exists, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -48,9 +48,11 @@ async def facts(
 
 
 def maintained_by(user_id: uuid.UUID) -> ColumnElement[bool]:
-    # An alias, so the clause also works in queries that join Maintainer themselves.
+    # An alias, so the clause also works in queries that join Maintainer themselves. An
+    # uncorrelated IN: the database finds the user's packages once, not once per row
+    # (a stage list over 10,000 stages).
     other = aliased(Maintainer)
-    return exists().where(other.package_id == Package.id, other.user_id == user_id)
+    return Package.id.in_(select(other.package_id).where(other.user_id == user_id))
 
 
 COLUMNS = PackageColumns(name=Package.name, access=Package.access, maintained_by=maintained_by)

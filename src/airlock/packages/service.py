@@ -204,16 +204,19 @@ async def extend_packuments(
     ctx: AppContext, session: AsyncSession, package: Package, added: Version
 ) -> bool:
     """Add one newly live version to the stored documents without reading the other
-    versions (packument.append); False when a full rebuild is needed instead."""
+    versions (packument.append splices it into the stored bytes); False when a full
+    rebuild is needed instead."""
     old = (
         await session.execute(
-            select(Package.packument_full, Package.packument_base).where(Package.id == package.id)
+            select(Package.packument_full, Package.packument_abbrev, Package.packument_base).where(
+                Package.id == package.id
+            )
         )
     ).first()
-    if old is None or old[0] is None or old[1] != ctx.settings.base_url:
+    if old is None or old[0] is None or old[1] is None or old[2] != ctx.settings.base_url:
         return False
     snap = await _package_snapshot(ctx, session, package, [added])
-    built = await anyio.to_thread.run_sync(append, snap, snap.versions[0], old[0])
+    built = await anyio.to_thread.run_sync(append, snap, snap.versions[0], old[0], old[1])
     if built is None:
         return False
     _store(package, snap, built)

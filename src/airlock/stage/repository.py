@@ -42,7 +42,10 @@ def visible_stages(
 
 
 async def count(session: AsyncSession, query: Select[Version, Package]) -> int:
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    """How many rows `query` (a visible_stages query) gives, counted over the ids only:
+    the subquery then needs no row columns (ix_versions_stage_list covers the filter)."""
+    ids = query.with_only_columns(Version.id).order_by(None).subquery()
+    total = await session.scalar(select(func.count()).select_from(ids))
     return int(total or 0)
 
 
