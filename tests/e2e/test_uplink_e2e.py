@@ -8,12 +8,15 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
+from tests.support.browser import launch
 from tests.support.databases import TestDatabase
 from tests.support.otp import enrol_live
 from tests.support.packages import make_package_dir
 from tests.support.server import LiveServer
 from tests.support.users import signup
+from tests.support.web import sign_in
 
 PRIVATE = '["@acme", "corp-utils"]'
 
@@ -263,6 +266,15 @@ def test_review_of_a_new_name_says_when_the_upstream_gained_it_meanwhile(
     assert "dependency confusion" in reason
     view = alice.ok("stage", "view", staged["contested"]).stdout
     assert "risk name-exists-upstream: [high] contested now also exists on the uplink" in view
+    with sync_playwright() as pw:  # the web stage page shows the same signal
+        browser = launch(pw)
+        page = browser.new_page()
+        sign_in(page, proxy.url, "alice", lambda: recovery[1])
+        page.goto(f"{proxy.url}/-/web/stages/{staged['contested']}")
+        risks = page.get_by_role("list", name="Risk signals")
+        expect(risks).to_contain_text("contested now also exists on the uplink")
+        expect(risks).to_contain_text("name-exists-upstream")
+        browser.close()
     # A private namespace is never sent upstream; a name still free raises nothing.
     assert "name-exists-upstream" not in ids("@acme/contested")
     assert not {"name-exists-upstream", "upstream-not-checked"} & set(ids("quiet-name"))
