@@ -209,6 +209,14 @@ class Settings(BaseSettings):
         120.0, description="How long a cached uplink packument is served before it is revalidated."
     )
     uplink_timeout_seconds: float = Field(30.0, description="Timeout of one request to the uplink.")
+    uplink_refetch_interval_seconds: float = Field(
+        10.0,
+        description="A request for a version or tag the cached uplink packument lacks refetches it at most once per name in this interval.",
+    )
+    uplink_review_timeout_seconds: float = Field(
+        3.0,
+        description="Timeout of the review's check whether a brand-new local name appeared on the uplink meanwhile.",
+    )
     uplink_max_fails: int = Field(
         2, description="Consecutive uplink failures that open the circuit breaker."
     )

@@ -13,6 +13,8 @@ import pytest
 
 from tests.support.fake_upstream import FakeUpstream
 
+CORGI = "application/vnd.npm.install-v1+json"
+
 
 @pytest.fixture
 def fake():
@@ -54,6 +56,61 @@ def test_packument_is_fetched_once_rewritten_and_revalidated_with_etag(server_fa
     assert fake.paths().count("/fake-pkg/-/fake-pkg-1.0.0.tgz") == 1  # kept after the first
 
 
+def test_cached_packument_in_both_forms_gzip_and_304_without_asking_upstream(server_factory, fake):
+    fake.add_version("1.0.0")
+    proxy = _proxy(server_factory, fake, AIRLOCK_UPLINK_TTL_SECONDS="600")
+    http = proxy.client()
+    assert http.get("/fake-pkg").status_code == 200  # fetched and stored once
+    for accept in ("application/json", CORGI):
+        for encoding in ("gzip", "identity"):
+            resp = http.get("/fake-pkg", headers={"accept": accept, "accept-encoding": encoding})
+            assert resp.status_code == 200
+            assert resp.headers["content-type"].startswith(accept)
+            assert resp.headers.get("content-encoding") == ("gzip" if encoding == "gzip" else None)
+            doc = resp.json()
+            dist = doc["versions"]["1.0.0"]["dist"]
+            assert dist["tarball"] == f"{proxy.url}/fake-pkg/-/fake-pkg-1.0.0.tgz"
+            assert ("time" in doc) is (accept == "application/json")
+            etag = resp.headers["etag"]
+            again = http.get("/fake-pkg", headers={"accept": accept, "if-none-match": etag})
+            assert again.status_code == 304 and again.headers["etag"] == etag
+            head = http.head("/fake-pkg", headers={"accept": accept})
+            assert head.status_code == 200 and head.content == b""
+    assert fake.paths() == ["/fake-pkg"]
+
+
+def test_version_route_refetches_a_missing_version_or_tag_once(server_factory, fake):
+    scoped = FakeUpstream(name="@fake/scoped-pkg").start()
+    try:
+        scoped.add_version("1.0.0")
+        proxy = _proxy(server_factory, scoped, AIRLOCK_UPLINK_TTL_SECONDS="600")
+        http = proxy.client()
+        for path in ("/@fake%2fscoped-pkg/1.0.0", "/@fake/scoped-pkg/latest"):
+            doc = http.get(path).json()
+            assert doc["version"] == "1.0.0"
+            assert doc["dist"]["tarball"] == f"{proxy.url}/@fake/scoped-pkg/-/scoped-pkg-1.0.0.tgz"
+        assert scoped.paths() == ["/@fake/scoped-pkg"]
+        scoped.add_version("1.1.0")  # a release upstream within the TTL
+        # A tag the cached copy has follows the TTL, like the packument (no refetch)...
+        assert http.get("/@fake/scoped-pkg/latest").json()["version"] == "1.0.0"
+        assert scoped.paths() == ["/@fake/scoped-pkg"]
+        # ...a version it lacks is refetched once, then served from the new copy.
+        got = http.get("/@fake/scoped-pkg/1.1.0")
+        assert got.status_code == 200 and got.json()["version"] == "1.1.0"
+        assert scoped.paths() == ["/@fake/scoped-pkg"] * 2
+        assert scoped.requests[-1][1].get("if-none-match") == '"v1-1.0.0"'  # conditional
+        # The packument of this instance shows it at once (the cached copy was replaced).
+        doc = http.get("/@fake%2fscoped-pkg", headers={"accept": CORGI}).json()
+        assert doc["dist-tags"]["latest"] == "1.1.0" and "1.1.0" in doc["versions"]
+        # Versions and tags nobody has: 404, and no new upstream request within the interval.
+        for spec in ("9.9.9", "9.9.8", "no-such-tag"):
+            missing = http.get(f"/@fake/scoped-pkg/{spec}")
+            assert missing.status_code == 404 and "error" in missing.json()
+        assert scoped.paths() == ["/@fake/scoped-pkg"] * 2
+    finally:
+        scoped.stop()
+
+
 def test_revalidation_after_ttl_uses_conditional_request_and_handles_304(server_factory, fake):
     fake.add_version("1.0.0")
     proxy = _proxy(server_factory, fake)
@@ -77,9 +134,11 @@ def test_tarball_of_a_version_the_cache_lacks_refetches_the_packument_once(serve
     assert got.status_code == 200 and got.content == newer
     assert "1.1.0" in http.get("/fake-pkg").json()["versions"]
     before = len(fake.requests)
-    # A version the upstream does not have either: one refetch, then 404, no loop.
+    # A version the upstream does not have either, right after that refetch: 404 without
+    # asking again (at most one refetch per name per uplink_refetch_interval_seconds).
     assert http.get("/fake-pkg/-/fake-pkg-9.9.9.tgz").status_code == 404
-    assert fake.paths()[before:] == ["/fake-pkg"]
+    assert http.get("/fake-pkg/9.9.8").status_code == 404
+    assert fake.paths()[before:] == []
 
 
 def test_upstream_down_serves_stale_with_a_warning_and_cached_tarballs(server_factory, fake):

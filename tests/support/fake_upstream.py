@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 
@@ -66,20 +67,21 @@ class FakeUpstream:
                 pass
 
             def do_GET(self) -> None:
-                fake.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+                path = unquote(self.path)  # Airlock asks for /@scope%2Fname
+                fake.requests.append((path, {k.lower(): v for k, v in self.headers.items()}))
                 if fake.mode == "slow":
                     time.sleep(fake.delay)
                 if fake.mode == "error":
                     self._send(500, b'{"error":"boom"}')
                 elif fake.mode == "garbage":
                     self._send(200, b"<html>this is not a packument {")
-                elif self.path == f"/{fake.name}":
+                elif path == f"/{fake.name}":
                     if self.headers.get("if-none-match") == fake.etag:
                         self._send(304, b"")
                     else:
                         self._send(200, orjson.dumps(fake.packument()), {"etag": fake.etag})
-                elif self.path.startswith(f"/{fake.name}/-/"):
-                    version = self.path.rsplit("-", 1)[-1].removesuffix(".tgz")
+                elif path.startswith(f"/{fake.name}/-/"):
+                    version = path.rsplit("-", 1)[-1].removesuffix(".tgz")
                     data = fake.versions.get(version)
                     if data is None:
                         self._send(404, b'{"error":"not found"}')

@@ -11,6 +11,11 @@ Freshness rules (docs/performance.md):
   `rev`; a rebuild for a new public URL changes `etag`.
 - Only packument documents, package facts and the published version -> blob key map are
   cached. The version-status endpoint and staged-publishing decisions never read it.
+- A name with no local record (a cached miss) may carry its uplink packument
+  (`ProxiedCopy`, docs/uplink.md). Creating the package row drops the miss entry like any
+  other change (`service.create_package` marks it), here at once and on other instances
+  at their next revalidation, so a hosted name is never answered from an uplink copy.
+  Revalidation also drops a copy whose stored uplink document changed meanwhile.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -33,6 +39,7 @@ from airlock.authz.principal import Principal
 from airlock.db.engine import Database
 from airlock.packages.models import Maintainer, Package, Version
 from airlock.packages.packument import compress
+from airlock.uplink.models import UplinkPackage
 
 _FORMS = {
     (False, False): Package.packument_full,
@@ -62,6 +69,15 @@ def can_read(principal: Principal, facts: PackageFacts) -> bool:
     return visibility.can_see(principal, rule_facts)
 
 
+@dataclass(frozen=True)
+class ProxiedCopy:
+    """The stored uplink packument of a name with no local record (uplink.service builds it)."""
+
+    forms: dict[tuple[bool, bool], bytes]  # (abbreviated, gzip) -> stored bytes
+    etag: str  # of the processed document (uplink_packages.etag)
+    fresh_until: datetime  # checked_at + uplink_ttl_seconds; later the app revalidates
+
+
 @dataclass
 class Entry:
     package_id: uuid.UUID | None  # None: no such package (a cached miss)
@@ -75,6 +91,8 @@ class Entry:
     paths: dict[str, str] = field(default_factory=dict)
     # gzip forms being compressed (large documents are stored without one), per form.
     compressing: dict[tuple[bool, bool], asyncio.Future[bytes]] = field(default_factory=dict)
+    # Misses only: the uplink copy the fast path serves while fresh.
+    uplink: ProxiedCopy | None = None
 
 
 class ChangeCounter:
@@ -165,6 +183,15 @@ class ReadCache:
                     )
                 )
                 current.update({n: (r, e) for n, r, e in rows.all()})
+            proxied = [n for n, e in self._entries.items() if e.uplink is not None]
+            uplink: dict[str, str] = {}
+            for i in range(0, len(proxied), _BATCH):
+                copies = await session.execute(
+                    select(UplinkPackage.name, UplinkPackage.etag).where(
+                        UplinkPackage.name.in_(proxied[i : i + _BATCH])
+                    )
+                )
+                uplink.update({n: e for n, e in copies.all()})
         for name in names:
             entry = self._entries.get(name)
             if entry is None:
@@ -173,6 +200,8 @@ class ReadCache:
             if entry.package_id is None:
                 if now is not None:
                     self._entries.pop(name, None)
+                elif entry.uplink is not None and uplink.get(name) != entry.uplink.etag:
+                    entry.uplink = None  # refreshed or dropped by another process
             elif now != (entry.rev, entry.etag):
                 self._entries.pop(name, None)
         self._validated_at = started
@@ -191,6 +220,10 @@ class ReadCache:
                     self._entries.clear()
                 self._entries[name] = entry
         return entry
+
+    def is_current(self, name: str, entry: Entry) -> bool:
+        """Whether `entry` is still the cached one (no write dropped it meanwhile)."""
+        return self._entries.get(name) is entry
 
     async def _load(self, name: str) -> Entry:
         async with self.db.read() as session:

@@ -93,6 +93,9 @@ async def create_package(
     await session.flush()
     session.add(Maintainer(package_id=package.id, user_id=owner_id, added_at=now))
     await session.flush()
+    # The name is hosted from this commit on (a stage's reservation too): read caches drop
+    # what they held for it, including an uplink copy (docs/uplink.md).
+    mark_changed(session, name)
     return package
 
 

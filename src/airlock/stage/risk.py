@@ -27,6 +27,7 @@ from airlock.stage import provenance, signals, tarscan
 from airlock.stage.repository import PUBLISHED
 from airlock.stage.schemas import StageInfo
 from airlock.storage.base import BlobMissing
+from airlock.uplink import guard
 
 log = logging.getLogger("airlock.review")
 
@@ -129,6 +130,7 @@ async def assess(ctx: AppContext, info: StageInfo, against: str | None = None) -
     )
     checked = await _provenance(ctx, info, p)
     found = signals.compute(staged_side, compared_side, context) + provenance.signals(checked)
+    found += await _upstream(ctx, info, p)
     return RiskReport(
         compared_to=p.compared.version if p.compared else None,
         signals=sorted(found, key=lambda s: signals.SEVERITY_ORDER[s.severity]),
@@ -151,6 +153,40 @@ async def _provenance(ctx: AppContext, info: StageInfo, p: Pair) -> provenance.C
     return await provenance.check(
         bundle, tarball, info.package, info.version, trust, ctx.settings.provenance_trusted_root
     )
+
+
+async def _upstream(ctx: AppContext, info: StageInfo, p: Pair) -> list[signals.Signal]:
+    """A stage that would create the name here: did the uplink gain the name since it was
+    reserved (protocols.md §4.4.3)? The name stays local either way; the reviewer is told.
+    Best effort: an uplink that cannot be asked says so and never fails the review."""
+    if ctx.settings.uplink_url is None:
+        return []
+    async with ctx.db.read() as session:
+        earlier = await session.scalar(
+            select(func.count())
+            .select_from(Version)
+            .where(
+                Version.package_id == p.package_id,
+                Version.state.in_((PUBLISHED, "unpublished")),
+            )
+        )
+    if earlier:
+        return []  # created (and checked) when its first version went live
+    claim = await guard.upstream_claim(ctx, info.package)
+    if claim is None or claim is False:
+        return []
+    if claim is True:
+        return [
+            signals.Signal(
+                "name-exists-upstream",
+                signals.HIGH,
+                f"{info.package} now also exists on the uplink {ctx.settings.uplink_url}: "
+                "after approval this registry's clients get this package and the uplink's "
+                "clients another one of the same name (dependency confusion); the name "
+                "stays local",
+            )
+        ]
+    return [signals.Signal("upstream-not-checked", signals.INFO, f"upstream not checked: {claim}")]
 
 
 def _side(stored: Stored, facts: tarscan.TarballFacts) -> signals.Side:

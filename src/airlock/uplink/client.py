@@ -116,9 +116,9 @@ class Upstream:
             return Missing()
         return Fetched(body, resp_headers.get("etag"), resp_headers.get("last-modified"))
 
-    async def exists(self, name: str) -> bool:
+    async def exists(self, name: str, wait: float | None = None) -> bool:
         status, _, _ = await self._get(
-            self.packument_url(name), {"accept": CORGI}, self.max_packument
+            self.packument_url(name), {"accept": CORGI}, self.max_packument, wait
         )
         return status == 200
 
@@ -129,13 +129,14 @@ class Upstream:
         return body
 
     async def _get(
-        self, url: str, headers: dict[str, str], limit: int
+        self, url: str, headers: dict[str, str], limit: int, wait: float | None = None
     ) -> tuple[int, bytes, httpx.Headers]:
         """One GET; 200/304/404/410 are answers, everything else is a failure of the uplink."""
         if not self.breaker.allow():
             raise UplinkDown("circuit breaker open")
+        seconds = self.timeout if wait is None else wait
         try:
-            async with self._http().stream("GET", url, headers=headers) as resp:
+            async with self._http().stream("GET", url, headers=headers, timeout=seconds) as resp:
                 if resp.status_code not in (200, 304, 404, 410):
                     raise UplinkDown(f"uplink answered {resp.status_code}")
                 chunks: list[bytes] = []

@@ -1,5 +1,5 @@
 """Whether a name may be created here, given the uplink (imports nothing of packages/, so the
-one write path can ask it)."""
+one write path can ask it), and the review's re-check of a brand-new name (§4.4.3)."""
 
 from __future__ import annotations
 
@@ -36,3 +36,21 @@ async def guard_new_name(ctx: AppContext, name: str) -> None:
             f"{name.rsplit('/', 1)[-1]}), or ask an operator to add it to private_namespaces "
             "or uplink_allowed_names."
         )
+
+
+async def upstream_claim(ctx: AppContext, name: str) -> bool | str | None:
+    """For the review of a stage that creates `name`: whether the uplink has the name now.
+
+    None: not a question here (no uplink, a private or operator-allowed name: never asked).
+    True/False: the uplink's answer. A string: why it could not be asked (down, slow, open
+    breaker); the review shows it and goes on. Bounded by `uplink_review_timeout_seconds`.
+    """
+    upstream = upstream_of(ctx)
+    if upstream is None or is_private(ctx, name):
+        return None
+    if name.lower() in ctx.settings.uplink_allowed_names:
+        return None
+    try:
+        return await upstream.exists(name, wait=ctx.settings.uplink_review_timeout_seconds)
+    except UplinkDown as exc:
+        return str(exc) or "the uplink did not answer"

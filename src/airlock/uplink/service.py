@@ -3,7 +3,14 @@
 - `is_hosted`: a name in a private namespace or with any local record (a `packages` row:
   published, unpublished, staged or reserved) is hosted and never touches the uplink.
 - `guard.guard_new_name`: creating a local name the uplink has is refused (409) unless allowed.
-- `packument` / `tarball`: everything else comes from the uplink through the cache.
+- `packument` / `version_document` / `tarball`: everything else comes from the uplink
+  through the cache.
+- `cached_copy` / `copy_form`: what the read fast path (web/fastpath.py) serves for a
+  proxied name while the stored copy is within its TTL; it falls through to `packument`
+  otherwise, which revalidates.
+
+Every new or dropped uplink document marks the name changed (`mark_changed`), so the
+read cache drops its copy when the write commits (a 304 only extends the check time).
 """
 
 from __future__ import annotations
@@ -11,19 +18,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import anyio
+import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from airlock.context import AppContext
+from airlock.db.engine import mark_changed
 from airlock.observability import metrics
 from airlock.packages.errors import PackageNotFound
 from airlock.packages.models import Package
 from airlock.packages.names import version_from_filename
+from airlock.packages.readcache import ProxiedCopy
 from airlock.uplink.client import Fetched, Missing, NotModified, Upstream, upstream_of
 from airlock.uplink.documents import GarbageDocument, ProcessedPackument, matches_integrity, process
 from airlock.uplink.errors import UplinkBadTarball, UplinkDown, UplinkUnavailable
@@ -33,6 +45,12 @@ from airlock.uplink.models import UplinkPackage, UplinkVersion
 log = logging.getLogger("airlock.uplink")
 
 STALE_WARNING = '110 airlock "Response is stale: the uplink is unreachable"'
+_FORMS = {
+    (False, False): UplinkPackage.packument_full,
+    (False, True): UplinkPackage.packument_full_gz,
+    (True, False): UplinkPackage.packument_abbrev,
+    (True, True): UplinkPackage.packument_abbrev_gz,
+}
 
 
 @dataclass(frozen=True)
@@ -76,7 +94,7 @@ async def packument(ctx: AppContext, name: str, *, abbreviated: bool, gzip: bool
         (True, False): cached.packument_abbrev,
         (True, True): cached.packument_abbrev_gz,
     }[(abbreviated, gzip)]
-    tag = f'"u{cached.etag}-c"' if abbreviated else f'"u{cached.etag}"'
+    tag = f'"u{cached.etag}-c"' if abbreviated else f'"u{cached.etag}"'  # see copy_etag
     return ProxiedDoc(body=body, etag=tag, gzipped=gzip, stale=stale)
 
 
@@ -90,9 +108,8 @@ async def tarball(ctx: AppContext, name: str, filename: str) -> str:
         if await is_hosted(session, ctx, name):
             raise PackageNotFound(name)
         row = await _version(session, name, version)
-    if row is None:
-        # The cached document may predate this version: refetch once, then decide.
-        await _refresh(ctx, upstream, name, await _cached_outside(ctx, name), force=True)
+    if row is None and await _refetch(ctx, upstream, name):
+        # The cached document may predate this version: refetched once, now decide.
         async with ctx.db.read() as session:
             row = await _version(session, name, version)
     if row is None:
@@ -101,6 +118,90 @@ async def tarball(ctx: AppContext, name: str, filename: str) -> str:
         metrics.uplink("tarball", "hit")
         return row.blob_key
     return await _fetch_tarball(ctx, upstream, row)
+
+
+async def version_document(ctx: AppContext, name: str, spec: str) -> tuple[bytes, bool]:
+    """`GET /{name}/{version-or-tag}` of a proxied name: (JSON of that version, stale).
+
+    A version or tag the cached document lacks refetches it once (a release upstream
+    within the TTL), bounded per name by `uplink_refetch_interval_seconds`; still missing: 404."""
+    doc = await packument(ctx, name, abbreviated=False, gzip=False)
+    found = await anyio.to_thread.run_sync(_version_of, doc.body, spec)
+    if found is None and not doc.stale and await _refetch(ctx, _proxy_for(ctx, name), name):
+        doc = await packument(ctx, name, abbreviated=False, gzip=False)
+        found = await anyio.to_thread.run_sync(_version_of, doc.body, spec)
+    if found is None:
+        raise PackageNotFound(f"{name}@{spec}")
+    return found, doc.stale
+
+
+def _version_of(body: bytes, spec: str) -> bytes | None:
+    doc: dict[str, Any] = orjson.loads(body)
+    version = (doc.get("dist-tags") or {}).get(spec, spec)
+    found = (doc.get("versions") or {}).get(version)
+    return orjson.dumps(found) if isinstance(found, dict) else None
+
+
+# name -> when this process last refetched it for a missing version (time.monotonic()).
+_refetched: dict[str, float] = {}
+
+
+async def _refetch(ctx: AppContext, upstream: Upstream, name: str) -> bool:
+    """Refetch `name` for a version or tag its cached copy lacks. False without asking the
+    uplink if this process refetched the name less than `uplink_refetch_interval_seconds`
+    ago: asking for versions that do not exist cannot become a stream of upstream requests."""
+    now = time.monotonic()
+    last = _refetched.get(name)
+    if last is not None and now - last < ctx.settings.uplink_refetch_interval_seconds:
+        metrics.uplink("packument", "refetch-skipped")
+        return False
+    if len(_refetched) > 10_000:  # bounded; forgetting only allows one more refetch
+        _refetched.clear()
+    _refetched[name] = now
+    await _refresh(ctx, upstream, name, await _cached_outside(ctx, name), force=True)
+    return True
+
+
+async def cached_copy(ctx: AppContext, name: str) -> ProxiedCopy | None:
+    """The stored copy of a proxied name for the read fast path (None: none stored, built for
+    another public URL, or a private name). The caller knows `name` has no local record."""
+    if upstream_of(ctx) is None or is_private(ctx, name):
+        return None
+    async with ctx.db.read() as session:
+        row = (
+            await session.execute(
+                select(UplinkPackage.etag, UplinkPackage.base_url, UplinkPackage.checked_at).where(
+                    UplinkPackage.name == name
+                )
+            )
+        ).first()
+    if row is None or row.base_url != ctx.settings.base_url:
+        return None
+    ttl = timedelta(seconds=ctx.settings.uplink_ttl_seconds)
+    return ProxiedCopy(forms={}, etag=row.etag, fresh_until=row.checked_at + ttl)
+
+
+async def copy_form(
+    ctx: AppContext, name: str, copy: ProxiedCopy, key: tuple[bool, bool]
+) -> bytes | None:
+    """One stored form of `copy` (loaded once; None if the stored document changed)."""
+    body = copy.forms.get(key)
+    if body is None:
+        async with ctx.db.read() as session:
+            row = (
+                await session.execute(
+                    select(UplinkPackage.etag, _FORMS[key]).where(UplinkPackage.name == name)
+                )
+            ).first()
+        if row is None or row[0] != copy.etag:
+            return None
+        body = copy.forms[key] = row[1]
+    return body
+
+
+def copy_etag(copy: ProxiedCopy, abbreviated: bool) -> str:
+    """The ETag of a form, the same the app's path (`packument`) gives."""
+    return f'"u{copy.etag}-c"' if abbreviated else f'"u{copy.etag}"'
 
 
 async def _fetch_tarball(ctx: AppContext, upstream: Upstream, row: UplinkVersion) -> str:
@@ -186,6 +287,8 @@ async def _revalidate(
             row = await _cached(session, name)
             if row is not None:
                 row.checked_at = ctx.clock.now()
+                # Not marked changed: a fast path holding the old copy finds it past its
+                # TTL and reloads it (a 304 happens at every TTL; keep other caches quiet).
                 return row
         return cached
     if isinstance(answer, Missing) or not isinstance(answer, Fetched):
@@ -220,6 +323,7 @@ async def _store(
                 row.base_url = ctx.settings.base_url
                 row.checked_at = ctx.clock.now()
                 await _sync_versions(session, name, doc)
+                mark_changed(session, name)
                 return row
         except IntegrityError:
             if attempt:  # another process stored it at the same moment: theirs is as good
@@ -260,6 +364,7 @@ async def _forget(ctx: AppContext, name: str) -> None:
     async with ctx.db.write() as session:
         await session.execute(delete(UplinkVersion).where(UplinkVersion.package_name == name))
         await session.execute(delete(UplinkPackage).where(UplinkPackage.name == name))
+        mark_changed(session, name)
 
 
 async def _cached(session: AsyncSession, name: str) -> UplinkPackage | None:

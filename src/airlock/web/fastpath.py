@@ -8,8 +8,9 @@ Basic credentials, bad tokens (the app answers the 401), query strings, Range re
 tarballs from a remote blob store or larger than `_INLINE_TARBALL`.
 
 The visibility rule is the one call `readcache.can_read`; the unknown-name case is the one
-call `_unknown_package` (where an uplink would fetch from upstream); tarball bytes come
-from the one call `_tarball_body` (where a remote store would redirect or stream).
+call `_unknown_package`, or with an uplink `_proxied` (the stored uplink copy while within
+its TTL; the app revalidates it otherwise); tarball bytes come from the one call
+`_tarball_body` (where a remote store would redirect or stream).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from airlock.authz.principal import Principal
 from airlock.context import AppContext
 from airlock.errors import Unauthorized
+from airlock.observability import metrics
 from airlock.packages.names import version_from_filename
 from airlock.packages.readcache import ChangeCounter, Entry, ReadCache, can_read
+from airlock.uplink import service as uplink
 from airlock.web.client_address import ANONYMOUS_IP, resolve_client_ip
 from airlock.web.npm.packages import CORGI, matches_etag
 from airlock.web.npm.tarballs import IMMUTABLE
@@ -124,7 +127,9 @@ class ReadFastPath:
         entry, visible = await self._visible(principal, name)
         if entry.package_id is None:
             if self.ctx.uplink is not None:
-                return False  # not hosted here: the app asks the uplink (uplink/service.py)
+                # Not hosted here: the stored uplink copy while fresh, else the app
+                # (uplink/service.py revalidates, serves stale when down, or 404s).
+                return await self._proxied(send, name, entry, accept, encoding, inm, head)
             return await _unknown_package(send, name, head)
         if not visible:
             await _not_found(send, f"Not found: {name}", head)
@@ -141,6 +146,34 @@ class ReadFastPath:
             (b"cache-control", b"private, max-age=0" if restricted else b"public, max-age=0"),
             _VARY,
         ]
+        if matches_etag(inm, etag):
+            await _send(send, 304, headers, b"", head=True)
+            return True
+        if gzip:
+            headers.append((b"content-encoding", b"gzip"))
+        headers.append((b"content-type", (CORGI if abbreviated else "application/json").encode()))
+        await _send(send, 200, headers, body, head)
+        return True
+
+    async def _proxied(
+        self, send: Send, name: str, entry: Entry, accept: str, encoding: str, inm: str, head: bool
+    ) -> bool:
+        """A proxied name's stored uplink packument, as the app would serve it while fresh."""
+        copy = entry.uplink
+        now = self.ctx.clock.now()
+        if copy is None or now >= copy.fresh_until:
+            copy = await uplink.cached_copy(self.ctx, name)
+            if copy is None or now >= copy.fresh_until or not self.reads.is_current(name, entry):
+                return False
+            entry.uplink = copy
+        abbreviated = CORGI in accept
+        gzip = "gzip" in encoding
+        body = await uplink.copy_form(self.ctx, name, copy, (abbreviated, gzip))
+        if body is None or not self.reads.is_current(name, entry):
+            return False  # replaced or created locally meanwhile: the app decides
+        etag = uplink.copy_etag(copy, abbreviated)
+        headers = [(b"etag", etag.encode()), (b"cache-control", b"public, max-age=0"), _VARY]
+        metrics.uplink("packument", "hit")
         if matches_etag(inm, etag):
             await _send(send, 304, headers, b"", head=True)
             return True

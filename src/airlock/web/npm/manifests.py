@@ -4,6 +4,8 @@ pnpm 12 asks for `/{name}/latest` (`pnpm add <name>` with no version) before any
 else; without this route it fails with a 404 (found by the pnpm end-to-end tests). The
 document is the version's entry of the stored full packument, so it can never disagree
 with it, and the same visibility rule applies (a restricted package is a 404 to others).
+A name not hosted here comes from the uplink; a version or tag its cached copy lacks
+refetches it once (uplink.service.version_document).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from starlette.responses import Response
 from airlock.packages import reads
 from airlock.packages.errors import PackageNotFound
 from airlock.web.deps import Ctx, CurrentPrincipal
-from airlock.web.npm import names
+from airlock.web.npm import names, upstream
 
 names.register()
 router = APIRouter()
@@ -34,7 +36,10 @@ def _version_doc(body: bytes, spec: str) -> dict[str, Any] | None:
 
 @router.get("/{name:pkg}/{spec}")
 async def version_manifest(name: str, spec: str, ctx: Ctx, principal: CurrentPrincipal) -> Response:
-    stored = await reads.packument(ctx, principal, name, abbreviated=False, gzip=False)
+    try:
+        stored = await reads.packument(ctx, principal, name, abbreviated=False, gzip=False)
+    except PackageNotFound:
+        return await upstream.version_response(ctx, name, spec)  # uplink (or 404 again)
     found = await anyio.to_thread.run_sync(_version_doc, stored.body, spec)
     if found is None:
         raise PackageNotFound(f"{name}@{spec}")

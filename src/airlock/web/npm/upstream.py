@@ -35,6 +35,16 @@ async def packument_response(request: Request, ctx: AppContext, name: str) -> Re
     return Response(doc.body, media_type=media, headers=headers)
 
 
+async def version_response(ctx: AppContext, name: str, spec: str) -> Response:
+    """`GET /{name}/{version-or-tag}` of a name with no local packument."""
+    body, stale = await uplink.version_document(ctx, name, spec)
+    headers = {"cache-control": "public, max-age=0", "vary": "authorization"}
+    if stale:
+        headers["warning"] = uplink.STALE_WARNING
+        headers["npm-notice"] = f"{name}: the uplink is unreachable; serving a cached copy"
+    return Response(body, media_type="application/json", headers=headers)
+
+
 async def tarball_response(ctx: AppContext, name: str, filename: str) -> Response:
     """Called when `name` has no local tarball of that file: PackageNotFound unless proxied."""
     key = await uplink.tarball(ctx, name, filename)
