@@ -118,7 +118,7 @@ async def test_a_known_user_logs_in_from_yarn_without_an_email(client):
     assert resp.status_code == 201 and resp.json()["token"]
 
 
-@pytest.mark.parametrize("email", ["not an email", "a@@b.com", "alice@", "x@y.test"])
+@pytest.mark.parametrize("email", ["not an email", "a@@b.com", "alice@", "x@y .com", "x@-y.com"])
 async def test_sign_up_refuses_a_bad_email(client, app_ctx, email):
     resp = await client.put(
         "/-/user/org.couchdb.user:bademail",
@@ -127,6 +127,18 @@ async def test_sign_up_refuses_a_bad_email(client, app_ctx, email):
     )
     assert resp.status_code == 400 and "Invalid e-mail address" in resp.json()["error"]
     assert await users(app_ctx) == 0
+
+
+@pytest.mark.parametrize("email", ["bench@example.invalid", "dev@corp.local", "ci@build.test"])
+async def test_sign_up_accepts_reserved_mail_domains(client, app_ctx, email):
+    """Well-formed, and used by company networks (.local) and the shared benchmark."""
+    resp = await client.put(
+        "/-/user/org.couchdb.user:reserved",
+        json=couch("reserved", email=email),
+        headers={"npm-command": "adduser"},
+    )
+    assert resp.status_code == 201, resp.text
+    assert await users(app_ctx) == 1
 
 
 async def test_adduser_without_an_email_is_refused(client, app_ctx):
