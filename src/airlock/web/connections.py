@@ -180,7 +180,7 @@ def protocol_class(settings: Settings) -> type[GuardedHttpProtocol]:
 
 @functools.cache
 def _worker_protocol() -> type[GuardedHttpProtocol]:
-    from airlock.web.asgi import SETTINGS_ENV
+    from airlock.web.workers import SETTINGS_ENV
 
     return protocol_class(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
 
