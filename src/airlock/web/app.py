@@ -74,6 +74,9 @@ def create_app(ctx: AppContext) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/-/airlock/openapi.json",
+        # Airlock exports its own metrics (observability/metrics.py); FastAPI's OpenTelemetry
+        # hooks otherwise look up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     # Browser-issued codes (web 2FA, batch approval) are a second factor for decisions.
