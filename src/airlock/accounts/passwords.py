@@ -90,6 +90,15 @@ def _verify_bcrypt(password_hash: str, password: str) -> bool:
         return False
 
 
-# A real hash to verify against when the user does not exist, so that timing does not
-# reveal which user names are taken.
-DUMMY_HASH = _hasher.hash("airlock-dummy-password")
+_dummy: list[str] = []
+
+
+async def dummy_hash() -> str:
+    """A real hash to verify against when the user does not exist, so that timing does not
+    reveal which user names are taken. Made on first use (off the event loop), not at
+    import: one hash costs 64 MiB, and every process (each worker, the CLI) imports this."""
+    if not _dummy:
+        made = await anyio.to_thread.run_sync(_hasher.hash, "airlock-dummy-password")
+        if not _dummy:
+            _dummy.append(made)
+    return _dummy[0]

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from airlock.accounts.emails import checked_email
 from airlock.accounts.models import User
-from airlock.accounts.passwords import DUMMY_HASH, hash_password, verify_password
+from airlock.accounts.passwords import dummy_hash, hash_password, verify_password
 from airlock.audit.events import Event, record
 from airlock.context import AppContext
 from airlock.errors import BadRequest, Conflict, TooManyRequests, Unauthorized
@@ -80,7 +80,7 @@ async def verify_credentials(
             user = (
                 await session.execute(select(User).where(User.name == name))
             ).scalar_one_or_none()
-    stored = user.password_hash if user is not None else DUMMY_HASH
+    stored = user.password_hash if user is not None else await dummy_hash()
     given = password if isinstance(password, str) else ""
     ok = await verify_password(stored, given, ctx.settings.password_hash_concurrency)
     if user is None or not ok or not isinstance(password, str):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from typing import Annotated
 
@@ -50,10 +49,8 @@ def serve(
 
     from airlock.bootstrap import build_context
     from airlock.db.migrate import upgrade
-    from airlock.web.app import create_app
-    from airlock.web.asgi import SETTINGS_ENV, worker_count
-    from airlock.web.connections import protocol_class
     from airlock.web.ui.urls import browser_url
+    from airlock.web.workers import exec_supervisor, uvicorn_options, worker_count
 
     settings = _settings(
         config,
@@ -65,37 +62,32 @@ def serve(
         workers=workers,
     )
     configure_operations(settings)
-    ctx = build_context(settings)
+    count = worker_count(settings.workers)
+    if count > 1:
+        # The workers build their own contexts; this process only prepares the data folder.
+        from airlock.datafolder import prepare_data_folder
+
+        prepare_data_folder(settings)
+    else:
+        ctx = build_context(settings)
     upgrade(settings.effective_database_url)
     url = settings.base_url
-    count = worker_count(settings)
     print(
         f"Airlock is listening on {url}/ ({count} process{'es' if count > 1 else ''})", flush=True
     )
     print(f"Point npm at it with this line in .npmrc:  registry={url}/", flush=True)
     print(f"Web UI (staged versions, approvals): {browser_url(settings)}", flush=True)
-    common = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": settings.log_level,
-        "access_log": False,
-        "server_header": False,
-        # Airlock reads X-Forwarded-For itself, and only from `trusted_proxies`
-        # (web/client_address.py): uvicorn's default trusts it from any loopback peer.
-        "proxy_headers": False,
-        "log_config": None,  # configure_operations set up logging (JSON or text)
-        "timeout_graceful_shutdown": max(1, round(settings.shutdown_timeout_seconds)),
-        # Slow or oversized requests are cut off before they reach the app (web/connections.py).
-        "http": protocol_class(settings),
-    }
-    if count == 1:
-        uvicorn.run(create_app(ctx), **common)  # type: ignore[arg-type]
-        return
-    # Each worker process builds its own context from the same settings (uvicorn spawns
-    # them and imports the factory); the parent only holds the shared socket.
-    os.environ[SETTINGS_ENV] = settings.model_dump_json()
-    common["http"] = "airlock.web.connections:WorkerHttpProtocol"
-    uvicorn.run("airlock.web.asgi:app_from_environment", factory=True, workers=count, **common)  # type: ignore[arg-type]
+    if count > 1:
+        # Become the slim supervisor (web/workers.py): same PID, none of this process's
+        # imports; each worker builds its own context from these settings.
+        exec_supervisor(settings.model_dump_json(), count)
+    from airlock.web.app import create_app
+    from airlock.web.connections import protocol_class
+
+    options = uvicorn_options(settings.model_dump(mode="json"))
+    # Slow or oversized requests are cut off before they reach the app (web/connections.py).
+    options["http"] = protocol_class(settings)
+    uvicorn.run(create_app(ctx), **options)
 
 
 def configure_operations(settings: Settings) -> None:

@@ -70,5 +70,8 @@ def configure_logging(level: str, log_format: str) -> None:
         logger.propagate = True
 
 
+REQUEST_LOGGER = "airlock.request"
+
+
 def request_logger() -> Any:
-    return structlog.stdlib.get_logger("airlock.request")
+    return structlog.stdlib.get_logger(REQUEST_LOGGER)

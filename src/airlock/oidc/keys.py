@@ -11,13 +11,18 @@ import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-import jwt
 
 from airlock.issuer_urls import check_issuer_url
+from airlock.lazy import lazy_module
 from airlock.oidc.errors import ExchangeError, IssuerUnavailable
+
+if TYPE_CHECKING:
+    import jwt
+else:  # loaded on first use: PyJWT imports cryptography (~10 MiB per process)
+    jwt = lazy_module("jwt")
 
 _MAX_DOCUMENT_BYTES = 256 * 1024
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import jwt
+from typing import TYPE_CHECKING, Any
 
 from airlock.context import AppContext
+from airlock.lazy import lazy_module
 from airlock.oidc import issuers
 from airlock.oidc.errors import ExchangeError
 from airlock.oidc.keys import KeyCache
+
+if TYPE_CHECKING:
+    import jwt
+else:  # loaded on first use: PyJWT imports cryptography (~10 MiB per process)
+    jwt = lazy_module("jwt")
 
 ALGORITHMS = ("RS256", "ES256")
 _MAX_TOKEN_CHARS = 16 * 1024

@@ -29,13 +29,18 @@ import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import orjson
-from cryptography import x509
 
+from airlock.lazy import lazy_module
 from airlock.stage.signals import HIGH, MEDIUM, Signal
+
+if TYPE_CHECKING:
+    from cryptography import x509
+else:  # loaded on first use (~10 MiB per process); only provenance checks need it
+    x509 = lazy_module("cryptography.x509")
 
 log = logging.getLogger("airlock.provenance")
 

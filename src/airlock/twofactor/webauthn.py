@@ -13,28 +13,12 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import ForeignKey, LargeBinary, String, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import base64url_to_bytes
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from airlock.context import AppContext
 from airlock.db.base import Base, new_id
@@ -42,6 +26,9 @@ from airlock.errors import BadRequest, Conflict
 from airlock.settings import Settings
 from airlock.twofactor.errors import InvalidOtp
 from airlock.webauth.secrets import digest, new_secret
+
+if TYPE_CHECKING:  # the library is imported where used (~6 MiB on top of cryptography)
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 
 CHALLENGE_SECONDS = 120
 MAX_CREDENTIAL_JSON = 16 * 1024
@@ -137,6 +124,8 @@ async def _user_passkeys(ctx: AppContext, user_id: uuid.UUID) -> list[Passkey]:
 
 
 def _descriptor(p: Passkey) -> PublicKeyCredentialDescriptor:
+    from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
+
     transports = []
     for t in p.transports:
         try:
@@ -149,6 +138,13 @@ def _descriptor(p: Passkey) -> PublicKeyCredentialDescriptor:
 async def registration_options(
     ctx: AppContext, user_id: uuid.UUID, name: str
 ) -> tuple[str, dict[str, Any]]:
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     rp_id, _ = relying_party(ctx.settings)
     existing = await _user_passkeys(ctx, user_id)
     options = generate_registration_options(
@@ -182,6 +178,9 @@ def _credential(raw: str) -> dict[str, Any]:
 async def register(
     ctx: AppContext, user_id: uuid.UUID, handle: str, raw: str, label: str
 ) -> PasskeyInfo:
+    from webauthn import verify_registration_response
+    from webauthn.helpers.exceptions import WebAuthnException
+
     label = label.strip()[:100]
     if not label:
         raise BadRequest("Give the passkey a name (for example the device it lives on).")
@@ -240,6 +239,9 @@ async def remove(ctx: AppContext, user_id: uuid.UUID, passkey_id: uuid.UUID) -> 
 
 
 async def assertion_options(ctx: AppContext, user_id: uuid.UUID) -> tuple[str, dict[str, Any]]:
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     rp_id, _ = relying_party(ctx.settings)
     keys = await _user_passkeys(ctx, user_id)
     if not keys:
@@ -258,6 +260,10 @@ async def verify_passkey(
     ctx: AppContext, user_id: uuid.UUID, handle: str, raw: str, *, require_uv: bool = True
 ) -> None:
     """Accept one assertion from one of the user's passkeys, or raise InvalidOtp."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.exceptions import WebAuthnException
+
     credential = _credential(raw)
     challenge = await _take_challenge(ctx, user_id, "assert", handle)
     raw_id = credential.get("rawId") or credential.get("id")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -50,6 +51,11 @@ def create_app(ctx: AppContext) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything built so far (modules, routes, models) lives as long as the process:
+        # move it out of the collector's sight, so a full collection under load scans only
+        # what requests allocated (a gen-2 pass over ~0.5 M start-up objects was a p99 spike).
+        gc.collect()
+        gc.freeze()
         tasks = [asyncio.create_task(job(ctx)) for job in BACKGROUND_JOBS]
         try:
             yield
@@ -68,6 +74,9 @@ def create_app(ctx: AppContext) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/-/airlock/openapi.json",
+        # Airlock exports its own metrics (observability/metrics.py); FastAPI's OpenTelemetry
+        # hooks otherwise look up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ctx = ctx
     # Browser-issued codes (web 2FA, batch approval) are a second factor for decisions.

@@ -15,7 +15,7 @@ import json
 import os
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -50,6 +50,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        # Response head and a small body leave in one write (web/connections.py, below).
+        self.transport = cast(asyncio.Transport, _OneWriteTransport(transport, self.loop))
         cap = self.settings.max_connections_per_client
         host = self.client[0] if self.client else None
         if cap > 0 and host is not None:
@@ -169,6 +171,61 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+# A response head is held back for the body that follows it in the same loop step, up to
+# this body size (a bigger body is written after the head, not copied into one buffer).
+_JOIN_LIMIT = 64 * 1024
+
+
+class _OneWriteTransport:
+    """The connection's transport, with uvicorn's two writes per response made one.
+
+    uvicorn writes the status line and headers, then the body: two `send` calls and two
+    TCP segments for every small response (the read fast path's packuments and tarballs).
+    A write that ends a response head is held until the next write (the body, in the same
+    task step) or the end of this loop iteration, whichever comes first, so nothing is
+    ever delayed past the current step. Everything else passes straight through.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if len(data) <= _JOIN_LIMIT:
+                self._transport.write(held + bytes(data))
+                return
+            self._transport.write(held)
+        elif len(data) <= _JOIN_LIMIT and bytes(data[-4:]) == b"\r\n\r\n":
+            self._held = bytes(data)
+            self._loop.call_soon(self.flush)
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def abort(self) -> None:
+        self._held = None
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 def protocol_class(settings: Settings) -> type[GuardedHttpProtocol]:
     """The protocol class for one server, bound to its settings (uvicorn's `http=`)."""
     return type(
@@ -180,7 +237,7 @@ def protocol_class(settings: Settings) -> type[GuardedHttpProtocol]:
 
 @functools.cache
 def _worker_protocol() -> type[GuardedHttpProtocol]:
-    from airlock.web.asgi import SETTINGS_ENV
+    from airlock.web.workers import SETTINGS_ENV
 
     return protocol_class(Settings.model_validate_json(os.environ[SETTINGS_ENV]))
 

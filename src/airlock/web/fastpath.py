@@ -37,6 +37,9 @@ _NAME = re.compile(r"^(?:@[A-Za-z0-9._~-]+/)?[A-Za-z0-9._~-]+$")
 # bigger ones go to the app's streaming file response.
 _INLINE_TARBALL = 1024 * 1024
 _VARY = (b"vary", b"accept, accept-encoding, authorization")
+_OCTETS = (b"content-type", b"application/octet-stream")
+_PUBLIC_TARBALL = ((b"cache-control", f"public, {IMMUTABLE}".encode()), _OCTETS)
+_PRIVATE_TARBALL = ((b"cache-control", f"private, {IMMUTABLE}".encode()), _OCTETS)
 # Scope key naming the route template of an answer the fast path gave.
 FAST_ROUTE = "airlock.fast_route"
 PACKUMENT_ROUTE = "/{name:pkg}"
@@ -199,11 +202,7 @@ class ReadFastPath:
         body = _tarball_body(self.ctx, entry, key)
         if body is None:
             return False
-        private = "private" if entry.facts.access != "public" else "public"
-        headers = [
-            (b"cache-control", f"{private}, {IMMUTABLE}".encode()),
-            (b"content-type", b"application/octet-stream"),
-        ]
+        headers = list(_PUBLIC_TARBALL if entry.facts.access == "public" else _PRIVATE_TARBALL)
         await _send(send, 200, headers, body, head)
         return True
 
@@ -242,9 +241,13 @@ def _tarball_body(ctx: AppContext, entry: Entry, key: str) -> bytes | None:
         return None
     try:
         # A small file from the page cache: one read on the loop beats a thread hop.
-        if os.fstat(fd).st_size > _INLINE_TARBALL:
+        size = os.fstat(fd).st_size
+        if size > _INLINE_TARBALL:
             return None
-        return os.read(fd, _INLINE_TARBALL + 1)
+        # Exactly the file's size: os.read(fd, n) allocates n bytes first, and a 1 MiB
+        # buffer per request (mmap, page faults, munmap) cost ten times the read itself.
+        body = os.read(fd, size)
+        return body if len(body) == size else None
     except OSError:
         return None
     finally:

@@ -6,6 +6,7 @@ route template, never the raw path or headers: paths and headers can carry secre
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -14,7 +15,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airlock.observability import metrics
-from airlock.observability.logs import request_logger
+from airlock.observability.logs import REQUEST_LOGGER, request_logger
 from airlock.web.fastpath import FAST_ROUTE
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -24,6 +25,8 @@ class RequestObserver:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.log = request_logger()
+        # The stdlib logger's own check (it caches the answer per level).
+        self.enabled = logging.getLogger(REQUEST_LOGGER).isEnabledFor
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,15 +54,18 @@ class RequestObserver:
             seconds = time.perf_counter() - start
             route = _route(scope)
             metrics.request(route, scope["method"], status, seconds)
-            self.log.info(
-                "request",
-                request_id=request_id,
-                method=scope["method"],
-                route=route,
-                status=status,
-                duration_ms=round(seconds * 1000, 2),
-                user=_user(scope),
-            )
+            # structlog runs its processors before the stdlib level check: skip them all
+            # when request lines are not wanted (e.g. log_level = warning).
+            if self.enabled(logging.INFO):
+                self.log.info(
+                    "request",
+                    request_id=request_id,
+                    method=scope["method"],
+                    route=route,
+                    status=status,
+                    duration_ms=round(seconds * 1000, 2),
+                    user=_user(scope),
+                )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
