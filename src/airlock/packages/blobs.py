@@ -74,7 +74,7 @@ async def claim(ctx: AppContext, keys: Iterable[str | None]) -> Claim:
             .with_for_update()
         )
         before: dict[str, datetime | None] = dict.fromkeys(wanted)
-        before.update({key: at for key, at in rows.tuples()})
+        before.update({key: at for key, at in rows})
         await session.execute(stmt)
     return Claim(now, before)
 

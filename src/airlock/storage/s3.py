@@ -165,7 +165,7 @@ class S3BlobStore:
                 reason = "could not connect to the S3 endpoint"
             else:
                 reason = f"the store failed the request ({code or status or type(exc).__name__})"
-        # Never the exception text: it may quote request URLs and headers.
+        # Never the exception text: it may quote request URLs and what was signed.
         log.warning(
             "S3 %s of %s failed: %s [%s]",
             what,
@@ -173,10 +173,12 @@ class S3BlobStore:
             reason,
             code or status or type(exc).__name__,
         )
+        # `from None`: S3's error text (which a traceback would print) can quote the
+        # access key id and the string that was signed.
         raise StorageUnavailable(
             f"Blob storage is unavailable ({what}: {reason}); try again later.",
             nothing_written=nothing_written,
-        ) from exc
+        ) from None
 
     async def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
