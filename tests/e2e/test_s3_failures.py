@@ -3,7 +3,8 @@ half-written state"), against real servers: moto's S3 server on 127.0.0.1 with I
 turned on (wrong secret, a read-only key, a key that may not read), a tiny TCP server that
 accepts and never answers, and live `airlock serve` processes with the npm CLI.
 
-Self-contained (each module starts its own servers), so it runs in the normal suites.
+Self-contained (the tests start every server they use), so it runs in the normal suites;
+IAM checks are on only during the tests that ask for them.
 """
 
 from __future__ import annotations
@@ -53,18 +54,26 @@ class IamMoto:
         return {**self.moto.env(bucket, prefix="reg/", key=key), **extra}
 
 
-@pytest.fixture(scope="module")
-def iam() -> Iterator[IamMoto]:
-    """A moto server of its own that checks every request against IAM once set up."""
-    with MotoServer() as moto:
-        keys = IamMoto(
+_USERS: dict[int, IamMoto] = {}
+
+
+@pytest.fixture
+def iam(moto: MotoServer) -> Iterator[IamMoto]:
+    """The worker's moto server checking every request against IAM for this one test
+    (tests on a worker run one at a time; the IAM users are made once per server)."""
+    keys = _USERS.get(moto.port)
+    if keys is None:
+        keys = _USERS[moto.port] = IamMoto(
             moto,
             admin=moto.iam_user("admin", [ALLOW_ALL]),
             read_only=moto.iam_user("reader", READ_ONLY),
             no_read=moto.iam_user("blind-writer", NO_READ),
         )
-        moto.enforce_iam(keys.admin)
+    moto.enforce_iam(keys.admin)
+    try:
         yield keys
+    finally:
+        moto.relax_iam()
 
 
 def _rows(server: Any) -> dict[str, int]:

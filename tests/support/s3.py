@@ -41,7 +41,7 @@ class MotoServer:
             stderr=subprocess.DEVNULL,
             env={**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"},
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine takes a while to import moto
         while time.monotonic() < deadline:
             try:
                 httpx.get(f"{self.url}/moto-api/", timeout=1)
@@ -131,9 +131,17 @@ class MotoServer:
         moto's INITIAL_NO_AUTH_ACTION_COUNT, set at run time through /moto-api/reset-auth
         (count 0: no more free requests) rather than in the environment at start-up, so the
         setup does not have to count its own requests. The helpers then use `admin`."""
-        resp = httpx.post(f"{self.url}/moto-api/reset-auth", content=b"0", timeout=10)
-        resp.raise_for_status()
+        self._auth_count(b"0")
         self.access_key, self.secret_key = admin
+
+    def relax_iam(self) -> None:
+        """Back to moto's default: no request is checked (any key works again)."""
+        self._auth_count(b"inf")
+        self.access_key, self.secret_key = ACCESS_KEY, SECRET_KEY
+
+    def _auth_count(self, count: bytes) -> None:
+        resp = httpx.post(f"{self.url}/moto-api/reset-auth", content=count, timeout=10)
+        resp.raise_for_status()
 
 
 class StallServer:

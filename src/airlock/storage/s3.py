@@ -159,9 +159,14 @@ class S3BlobStore:
             # No answer: a PUT may or may not have landed (reads and checks write nothing).
             nothing_written = what != "write"
             lowered = text.lower()
-            if isinstance(exc, TimeoutError) or "timed out" in lowered:
+            # obstore's text names the kind of HTTP error ("kind: Connect", "kind: Timeout").
+            if (
+                isinstance(exc, TimeoutError)
+                or "kind: timeout" in lowered
+                or "timed out" in lowered
+            ):
                 reason = f"no answer within s3_timeout_seconds ({self.timeout:g} s)"
-            elif "connect" in lowered or "refused" in lowered:
+            elif "kind: connect" in lowered or "connection refused" in lowered:
                 reason = "could not connect to the S3 endpoint"
             else:
                 reason = f"the store failed the request ({code or status or type(exc).__name__})"
