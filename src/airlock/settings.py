@@ -295,7 +295,8 @@ class Settings(BaseSettings):
     )
     s3_secret_access_key: str | None = Field(None, description="S3 secret access key.")
     s3_timeout_seconds: float = Field(
-        20.0, description="Connect and read timeout of one S3 request (then 503)."
+        20.0,
+        description="Longest one S3 operation may take, retries included (then 503); a tarball streamed to a client may take longer but fails after this long without a byte from S3.",
     )
     s3_presign_seconds: int = Field(
         0,

@@ -68,7 +68,10 @@ def test_a_missing_bucket_is_a_503_and_nothing_is_written(server_factory, npm_fa
     )
     assert resp.status_code == 503, resp.text
     assert "Blob storage is unavailable" in resp.json()["error"]
-    assert "no-such-bucket-here" in resp.json()["error"]
+    assert "bucket 'no-such-bucket-here' does not exist" in resp.json()["error"]
+    ready = httpx.get(f"{server.url}/-/ready")
+    assert ready.status_code == 503
+    assert "bucket 'no-such-bucket-here' does not exist" in ready.json()["checks"]["blobs"]
     # No half-written state: no package, no version, the number is free.
     assert httpx.get(f"{server.url}/lost-pkg").status_code == 404
     staged = httpx.post(
@@ -104,6 +107,7 @@ def test_an_unreachable_store_is_a_503_within_the_timeout(server_factory, moto):
         timeout=60,
     )
     assert resp.status_code == 503, resp.text
+    assert "could not connect to the S3 endpoint" in resp.json()["error"]
     assert time.monotonic() - started < 30
     assert httpx.get(f"{server.url}/gone-pkg").status_code == 404
 

@@ -7,6 +7,12 @@ review D1). So:
 
 - A writer `claim`s its keys (commits `blobs.claimed_at = now`) BEFORE it looks for or
   writes the blob, and commits the row that uses it within `blob_grace_seconds`.
+- A write the blob store refused outright (`StorageUnavailable.nothing_written`: access
+  denied, no such bucket) `release`s the keys it did not write: each registry row goes
+  back to what it was before the claim (gone if the claim created it), unless another
+  writer claimed it since. Releasing never deletes a blob, so it cannot lose data. After
+  an ambiguous failure (a timeout: the PUT may have landed) the claim stays, so the
+  sweep removes whatever may have been written once the grace period is over.
 - `collect` deletes a blob only inside the transaction that deletes its registry row, with
   one conditional DELETE: the row is older than the grace period and no reference exists.
   A concurrent claim either committed first (the row is fresh: kept) or waits for that
@@ -23,10 +29,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, select
+from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -43,17 +50,57 @@ BLOB_REFERENCES: list[InstrumentedAttribute[Any]] = [Version.blob_key, Version.p
 _BATCH = 200
 
 
-async def claim(ctx: AppContext, keys: Iterable[str | None]) -> None:
+@dataclass(frozen=True)
+class Claim:
+    """What `release` needs to undo a claim: its time and each row's time before it."""
+
+    at: datetime
+    before: dict[str, datetime | None]
+
+
+async def claim(ctx: AppContext, keys: Iterable[str | None]) -> Claim:
     """Mark keys as in use now (own committed transaction), before checking or writing them."""
     wanted = sorted({k for k in keys if k})
-    if not wanted:
-        return
     now = ctx.clock.now()
+    if not wanted:
+        return Claim(now, {})
     dialect = postgresql if not ctx.db.is_sqlite else sqlite
     stmt = dialect.insert(StoredBlob).values([{"key": k, "claimed_at": now} for k in wanted])
     stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"claimed_at": now})
     async with ctx.db.write() as session:
+        rows = await session.execute(
+            select(StoredBlob.key, StoredBlob.claimed_at)
+            .where(StoredBlob.key.in_(wanted))
+            .with_for_update()
+        )
+        before: dict[str, datetime | None] = dict.fromkeys(wanted)
+        before.update({key: at for key, at in rows})
         await session.execute(stmt)
+    return Claim(now, before)
+
+
+async def release(ctx: AppContext, claimed: Claim, keys: Iterable[str]) -> None:
+    """Undo the claim of `keys`, whose blobs the store refused to write (nothing written).
+
+    A row another writer claimed since (a different time) is left alone. Never raises: a
+    claim left behind is only removed by the sweep a little later."""
+    try:
+        async with ctx.db.write() as session:
+            for key in sorted(set(keys)):
+                if key not in claimed.before:
+                    continue
+                ours = (StoredBlob.key == key) & (StoredBlob.claimed_at == claimed.at)
+                previous = claimed.before[key]
+                if previous is None:
+                    await session.execute(
+                        delete(StoredBlob).where(ours, _unreferenced(StoredBlob.key))
+                    )
+                else:
+                    await session.execute(
+                        update(StoredBlob).where(ours).values(claimed_at=previous)
+                    )
+    except Exception:
+        log.exception("could not release the claim of %s (the sweep removes it)", keys)
 
 
 def _unreferenced(key: InstrumentedAttribute[str]) -> ColumnElement[bool]:

@@ -30,7 +30,7 @@ from airlock.packages.packument import (
     highest,
 )
 from airlock.packages.upload import Upload
-from airlock.storage.base import tarball_key
+from airlock.storage.base import StorageUnavailable, tarball_key
 
 
 def provenance_key(bundle: bytes) -> str:
@@ -43,11 +43,18 @@ async def store_upload_blobs(ctx: AppContext, upload: Upload) -> tuple[str, str 
     key = tarball_key(upload.sha512_hex)
     prov_key = provenance_key(upload.provenance) if upload.provenance is not None else None
     # Claimed before the existence check, so the collector cannot remove it under us.
-    await blobs.claim(ctx, (key, prov_key))
-    if not await ctx.blobs.exists(key):
-        await ctx.blobs.put(key, upload.tarball)
-    if prov_key is not None and upload.provenance is not None:
-        await ctx.blobs.put(prov_key, upload.provenance)
+    claimed = await blobs.claim(ctx, (key, prov_key))
+    pending = [k for k in (key, prov_key) if k is not None]
+    try:
+        if not await ctx.blobs.exists(key):
+            await ctx.blobs.put(key, upload.tarball)
+        pending.remove(key)
+        if prov_key is not None and upload.provenance is not None:
+            await ctx.blobs.put(prov_key, upload.provenance)
+    except StorageUnavailable as exc:
+        if exc.nothing_written:  # refused outright: no claim is left behind for these
+            await blobs.release(ctx, claimed, pending)
+        raise
     return key, prov_key
 
 

@@ -23,7 +23,7 @@ import anyio
 from airlock.context import AppContext
 from airlock.stage import risk, tarscan
 from airlock.stage.schemas import StageInfo
-from airlock.storage.base import BlobMissing
+from airlock.storage.base import BlobMissing, StorageUnavailable
 
 CACHE_VERSION = 1
 
@@ -219,5 +219,7 @@ async def stage_diff(ctx: AppContext, info: StageInfo, against: str | None) -> d
             else None
         )
         body = await anyio.to_thread.run_sync(compute, new_path, old_path, now, before)
-    await ctx.blobs.put(key, json.dumps(body).encode())
+    # Only a cache: a store that refuses the write (read-only key) still gets its diff.
+    with contextlib.suppress(StorageUnavailable):
+        await ctx.blobs.put(key, json.dumps(body).encode())
     return {**head, **body, "cached": False}

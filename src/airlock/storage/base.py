@@ -62,9 +62,17 @@ class BlobMissing(Exception):
 
 
 class StorageUnavailable(AirlockError):
-    """The blob store did not answer or refused us: the operator's problem, not the client's."""
+    """The blob store did not answer or refused us: the operator's problem, not the client's.
+
+    `nothing_written`: the store answered with a refusal (access denied, no such bucket),
+    so the request certainly had no effect. False when it did not answer (a timeout): a
+    write may still have landed, and only the collector may clean up after it."""
 
     status = 503
+
+    def __init__(self, message: str, *, nothing_written: bool = False) -> None:
+        super().__init__(message)
+        self.nothing_written = nothing_written
 
 
 def tarball_key(sha512_hex: str) -> str:

@@ -31,7 +31,15 @@ class FilesystemBlobStore:
         return path
 
     async def put(self, key: str, data: bytes) -> None:
-        await anyio.to_thread.run_sync(self._put_sync, key, data)
+        try:
+            await anyio.to_thread.run_sync(self._put_sync, key, data)
+        except OSError as exc:  # disk full, read-only or unwritable folder: the operator's
+            # The temp file is gone and the rename did not happen: nothing was written.
+            raise StorageUnavailable(
+                f"Blob storage is unavailable (write: {exc.strerror or type(exc).__name__}); "
+                "try again later.",
+                nothing_written=True,
+            ) from exc
 
     def _put_sync(self, key: str, data: bytes) -> None:
         path = self._path(key)

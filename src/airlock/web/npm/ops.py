@@ -59,7 +59,8 @@ async def _database(ctx: AppContext) -> None:
 
 
 async def _blobs(ctx: AppContext) -> None:
-    await ctx.blobs.exists("ready-probe")
+    await ctx.blobs.check()  # S3: the bucket exists and may be listed
+    await ctx.blobs.exists("ready-probe")  # S3: the key may read objects
     path = ctx.blobs.local_path("ready-probe")
     if path is not None and not os.access(path.parent.parent, os.W_OK):
         raise OSError(f"blob directory {path.parent.parent} is not writable")
