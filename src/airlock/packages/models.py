@@ -66,6 +66,9 @@ class Version(Base):
     __tablename__ = "versions"
     __table_args__ = (
         UniqueConstraint("package_id", "version"),
+        # One package's versions in a state (migration 0012: the planner took a state-only
+        # index and read every row).
+        Index("ix_versions_package_state", "package_id", "state"),
         # `npm stage list`: walked newest first and counted without reading rows
         # (stage/queries.py; migration 0011).
         Index(
@@ -85,7 +88,7 @@ class Version(Base):
         ForeignKey("packages.id", ondelete="CASCADE"), index=True
     )
     version: Mapped[str] = mapped_column(String(256))
-    state: Mapped[str] = mapped_column(String(16), index=True)  # staged|published|unpublished
+    state: Mapped[str] = mapped_column(String(16))  # staged|published|unpublished
     manifest: Mapped[dict[str, Any]]
     blob_key: Mapped[str | None] = mapped_column(String(512), index=True)
     shasum: Mapped[str] = mapped_column(String(40))
