@@ -95,6 +95,10 @@ def serve(
     # them and imports the factory); the parent only holds the shared socket.
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     common["http"] = "airlock.web.connections:WorkerHttpProtocol"
+    # uvicorn restarts a worker that has not finished starting (importing the app, opening
+    # the database) within this many seconds, or that stops answering its pings; its 5 s
+    # default kills every worker on a loaded machine, in a loop, and nothing is served.
+    common["timeout_worker_healthcheck"] = 60
     uvicorn.run("airlock.web.asgi:app_from_environment", factory=True, workers=count, **common)  # type: ignore[arg-type]
 
 
