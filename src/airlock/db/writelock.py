@@ -27,11 +27,16 @@ class FileWriteLock:
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd: int | None = None
+        self._pid = 0
         self._held = False
 
     def _open(self) -> int:
-        if self._fd is None:
+        # One open file per process: a descriptor inherited through fork would share its
+        # flock with the parent, and the two would not exclude each other.
+        if self._fd is None or self._pid != os.getpid():
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+            self._held = False
         return self._fd
 
     def _wait(self, fd: int) -> None:
@@ -59,6 +64,6 @@ class FileWriteLock:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        if self._fd is not None:
+        if self._fd is not None and self._pid == os.getpid():
             os.close(self._fd)
-            self._fd = None
+        self._fd = None

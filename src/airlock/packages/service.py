@@ -120,9 +120,10 @@ async def make_live(
     version.expires_at = None
     await session.flush()
     tags = await repo.dist_tags(session, package.id)
-    await repo.set_dist_tag(session, package.id, tag, version.version)
-    if tag != "latest" and "latest" not in tags:
-        await repo.set_dist_tag(session, package.id, "latest", version.version)
+    had_latest = "latest" in tags
+    await repo.set_dist_tag(session, package.id, tag, version.version, tags)
+    if tag != "latest" and not had_latest:
+        await repo.set_dist_tag(session, package.id, "latest", version.version, tags)
     await touch(ctx, session, package, added=version)
 
 
