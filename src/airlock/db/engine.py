@@ -1,4 +1,9 @@
-"""Engine and session factory. SQLite gets WAL and a busy timeout so processes can share it."""
+"""Engine and session factory. SQLite gets WAL and a busy timeout so processes can share it.
+
+On SQLite, write transactions run on their own engine whose connections execute each
+statement on the event loop (db/inline_sqlite.py), under a per-process asyncio lock and a
+cross-process file lock (db/writelock.py); reads use the threaded aiosqlite driver.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -16,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from airlock.db import inline_sqlite
+from airlock.db.writelock import FileWriteLock
 from airlock.errors import BadRequest
 
 # A NUL character, raw or as the JSON escape \u0000 (an odd number of backslashes before it;
@@ -31,10 +38,25 @@ def mark_changed(session: AsyncSession, name: str) -> None:
     session.info.setdefault(CHANGED_PACKAGES, set()).add(name)
 
 
-def make_engine(url: str) -> AsyncEngine:
+_SQLITE_TIMEOUT = 30
+
+
+def sqlite_path(url: str) -> str | None:
+    """The database file of a SQLite URL (None: in memory, or not SQLite)."""
+    if not url.startswith("sqlite"):
+        return None
+    database = make_url(url).database
+    return database if database and database != ":memory:" else None
+
+
+def make_engine(url: str, *, inline: bool = False) -> AsyncEngine:
+    """`inline`: SQLite connections that run statements on the calling thread (writes)."""
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": _SQLITE_TIMEOUT}
+        path = sqlite_path(url)
+        if inline and path is not None:
+            kwargs["async_creator"] = inline_sqlite.creator(path, _SQLITE_TIMEOUT)
     else:
         kwargs["pool_pre_ping"] = True
         kwargs["pool_size"] = 10
@@ -100,12 +122,24 @@ class Database:
         self.sessions = make_sessionmaker(self.engine)
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self.write_engine = self.engine
+        self._write_sessions = self.sessions
+        self._file_lock: FileWriteLock | None = None
+        path = sqlite_path(url)
+        if path is not None:
+            self.write_engine = make_engine(url, inline=True)
+            self._write_sessions = make_sessionmaker(self.write_engine)
+            self._file_lock = FileWriteLock(f"{path}.writelock")
         # Called after a write commits with the package names it changed (read caches).
         self.change_listeners: list[Callable[[Iterable[str]], None]] = []
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+    async def read(self, *, point: bool = False) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work. `point`: a few indexed lookups (the checks in front
+        of a write); on SQLite they run inline like writes (a WAL reader never waits for
+        a lock), which saves the driver's thread hops. Anything that may read many rows
+        keeps the default, so it cannot hold up the event loop."""
+        async with (self._write_sessions if point else self.sessions)() as session:
             yield session
 
     @asynccontextmanager
@@ -115,15 +149,21 @@ class Database:
             async with self._write() as session:
                 yield session
             return
-        # SQLite has one writer at a time. Queue this process's writers here: waiting in
-        # SQLite's busy handler sleeps in growing steps (up to 100 ms), which under
-        # concurrent publishes left the server mostly idle (docs/performance.md).
-        async with self._write_lock, self._write() as session:
-            yield session
+        # SQLite has one writer at a time. Queue this process's writers here, and the
+        # processes on the file lock: waiting in SQLite's busy handler sleeps in growing
+        # steps (up to 100 ms), which under concurrent publishes left the server mostly
+        # idle (docs/performance.md).
+        async with self._write_lock:
+            if self._file_lock is None:
+                async with self._write() as session:
+                    yield session
+                return
+            async with self._file_lock.hold(), self._write() as session:
+                yield session
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+        async with self._write_sessions() as session:
             # On SQLite this makes the transaction start with BEGIN IMMEDIATE.
             await session.connection(execution_options={"airlock_write": True})
             try:
@@ -140,3 +180,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
+        if self._file_lock is not None:
+            self._file_lock.close()

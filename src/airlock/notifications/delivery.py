@@ -100,25 +100,40 @@ def _delivery(row: OutboxEvent, target: str, hook_id: uuid.UUID | None, now: dat
     )
 
 
+async def _any(ctx: AppContext, query: Any) -> bool:
+    """Whether a write round has anything to do: asked in a read, so an idle round (most
+    of them) never queues for the write lock that publishes need."""
+    async with ctx.db.read(point=True) as session:
+        return (await session.execute(query.limit(1))).first() is not None
+
+
 async def dispatch(ctx: AppContext) -> int:
     """Fan new outbox rows out into deliveries (one per matching hook)."""
+    undispatched = OutboxEvent.dispatched_at.is_(None)
+    if not await _any(ctx, select(OutboxEvent.id).where(undispatched)):
+        return 0
     done = 0
     async with ctx.db.write() as session:
         rows = (
             await session.scalars(
-                select(OutboxEvent)
-                .where(OutboxEvent.dispatched_at.is_(None))
-                .order_by(OutboxEvent.created_at)
-                .limit(100)
+                select(OutboxEvent).where(undispatched).order_by(OutboxEvent.created_at).limit(100)
             )
         ).all()
+        # One conditional UPDATE claims the batch; RETURNING names the rows this
+        # transaction won (another process may have claimed some meanwhile).
+        won = set(
+            (
+                await session.scalars(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_([row.id for row in rows]), undispatched)
+                    .values(dispatched_at=ctx.clock.now())
+                    .returning(OutboxEvent.id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+        )
         for row in rows:
-            claimed = await session.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.id == row.id, OutboxEvent.dispatched_at.is_(None))
-                .values(dispatched_at=ctx.clock.now())
-            )
-            if _rowcount(claimed) == 1:
+            if row.id in won:
                 session.add_all(await _targets(session, ctx, row))
                 done += 1
     return done
@@ -127,6 +142,13 @@ async def dispatch(ctx: AppContext) -> int:
 async def _claim(ctx: AppContext) -> list[tuple[Delivery, OutboxEvent]]:
     now = ctx.clock.now()
     claimed: list[tuple[Delivery, OutboxEvent]] = []
+    due = select(Delivery.id).where(
+        Delivery.state == PENDING,
+        Delivery.next_at <= now,
+        or_(Delivery.locked_until.is_(None), Delivery.locked_until < now),
+    )
+    if not await _any(ctx, due):
+        return claimed
     async with ctx.db.write() as session:
         rows = (
             await session.execute(
@@ -256,6 +278,11 @@ async def announce_expiring(ctx: AppContext) -> int:
     now = ctx.clock.now()
     soon = now + timedelta(seconds=ctx.settings.notify_expiring_seconds)
     count = 0
+    expiring = select(Version.id).where(
+        Version.state == "staged", Version.expires_at > now, Version.expires_at <= soon
+    )
+    if not await _any(ctx, expiring):
+        return 0
     async with ctx.db.write() as session:
         rows = (
             await session.execute(

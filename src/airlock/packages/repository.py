@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -129,8 +129,26 @@ async def dist_tags(session: AsyncSession, package_id: uuid.UUID) -> dict[str, s
 
 
 async def set_dist_tag(
-    session: AsyncSession, package_id: uuid.UUID, tag: str, version: str
+    session: AsyncSession,
+    package_id: uuid.UUID,
+    tag: str,
+    version: str,
+    current: dict[str, str] | None = None,
 ) -> None:
+    """Point `tag` at `version`. `current`: the package's tags as this transaction read
+    them (dist_tags), which saves looking the row up."""
+    if current is not None:
+        if tag not in current:
+            session.add(DistTag(package_id=package_id, tag=tag, version=version))
+        elif current[tag] != version:
+            await session.execute(
+                update(DistTag)
+                .where(DistTag.package_id == package_id, DistTag.tag == tag)
+                .values(version=version)
+                .execution_options(synchronize_session=False)
+            )
+        current[tag] = version
+        return
     row = (
         await session.execute(
             select(DistTag).where(DistTag.package_id == package_id, DistTag.tag == tag)

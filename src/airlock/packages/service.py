@@ -32,6 +32,9 @@ from airlock.packages.packument import (
 from airlock.packages.upload import Upload
 from airlock.storage.base import StorageUnavailable, tarball_key
 
+# session.info key: ids of the packages this transaction has locked (lock_package).
+_LOCKED = "airlock_locked_packages"
+
 
 def provenance_key(bundle: bytes) -> str:
     digest = hashlib.sha256(bundle).hexdigest()
@@ -127,9 +130,10 @@ async def make_live(
     version.expires_at = None
     await session.flush()
     tags = await repo.dist_tags(session, package.id)
-    await repo.set_dist_tag(session, package.id, tag, version.version)
-    if tag != "latest" and "latest" not in tags:
-        await repo.set_dist_tag(session, package.id, "latest", version.version)
+    had_latest = "latest" in tags
+    await repo.set_dist_tag(session, package.id, tag, version.version, tags)
+    if tag != "latest" and not had_latest:
+        await repo.set_dist_tag(session, package.id, "latest", version.version, tags)
     await touch(ctx, session, package, added=version)
 
 
@@ -140,7 +144,14 @@ async def lock_package(session: AsyncSession, package: Package) -> bool:
     Two concurrent writes to one package (two publishes of different versions, say) must
     not each build a packument that misses the other's version, nor both bump `rev` from
     the same value: the second waits here and then reads what the first committed.
+
+    A row lock lasts until the transaction ends, so a package this transaction has
+    locked and reloaded already is not locked and reloaded again (a publish asks three
+    times: ownership check, make_live, touch).
     """
+    locked_ids: set[uuid.UUID] = session.info.setdefault(_LOCKED, set())
+    if package.id in locked_ids and package in session:
+        return True
     locked = await session.execute(
         select(Package.id)
         .where(Package.id == package.id)
@@ -150,6 +161,7 @@ async def lock_package(session: AsyncSession, package: Package) -> bool:
     if locked.first() is None:
         return False
     await session.refresh(package)
+    locked_ids.add(package.id)
     return True
 
 

@@ -52,12 +52,44 @@ class Upload:
     provenance: bytes | None  # the .sigstore bundle JSON, if any
 
 
+# Attachments up to this much base64 are decoded, hashed and unpacked on the event loop,
+# with decompression capped at _INLINE_UNPACKED bytes (a few milliseconds at most, even
+# for a gzip bomb): for a typical tarball that takes less than the hop to a worker thread
+# and back (which waits for the GIL while the loop is busy). Larger ones, and small ones
+# that unpack to more than the cap, are checked in a thread with the full limits.
+_INLINE_ATTACHMENT_CHARS = 128 * 1024
+_INLINE_UNPACKED = 4 * 1024 * 1024
+
+
+class _TooBigForInline(Exception):
+    pass
+
+
 async def parse_publish_body(settings: Settings, url_name: str, body: dict[str, Any]) -> Upload:
-    """Validate a publish body; the decoding and tar inspection run in a worker thread."""
+    """Validate a publish body; the decoding and tar inspection of all but small
+    tarballs run in a worker thread."""
+    if _attachment_chars(body) <= _INLINE_ATTACHMENT_CHARS:
+        try:
+            return _parse(settings, url_name, body, inline_unpacked=_INLINE_UNPACKED)
+        except _TooBigForInline:
+            pass
     return await anyio.to_thread.run_sync(_parse, settings, url_name, body)
 
 
-def _parse(settings: Settings, url_name: str, body: dict[str, Any]) -> Upload:
+def _attachment_chars(body: dict[str, Any]) -> int:
+    attachments = body.get("_attachments")
+    if not isinstance(attachments, dict):
+        return 0
+    return sum(
+        len(att["data"])
+        for att in attachments.values()
+        if isinstance(att, dict) and isinstance(att.get("data"), str)
+    )
+
+
+def _parse(
+    settings: Settings, url_name: str, body: dict[str, Any], inline_unpacked: int | None = None
+) -> Upload:
     limit = settings.max_tarball_bytes
     name = _check_name(url_name, body)
     version, manifest = _single_version(name, body)
@@ -73,11 +105,18 @@ def _parse(settings: Settings, url_name: str, body: dict[str, Any]) -> Upload:
     sha1 = hashlib.sha1(tarball, usedforsecurity=False).hexdigest()
     integrity = "sha512-" + base64.b64encode(sha512).decode()
     _check_digests(manifest.get("dist"), integrity, sha1)
-    contents = read_tarball(
-        tarball,
-        unpacked_limit=settings.unpacked_limit,
-        package_json_limit=settings.max_manifest_bytes,
-    )
+    unpacked_limit = settings.unpacked_limit
+    capped = inline_unpacked is not None and inline_unpacked < unpacked_limit
+    try:
+        contents = read_tarball(
+            tarball,
+            unpacked_limit=min(unpacked_limit, inline_unpacked or unpacked_limit),
+            package_json_limit=settings.max_manifest_bytes,
+        )
+    except PayloadTooLarge:
+        if capped:
+            raise _TooBigForInline from None  # decided in a thread, with the real limit
+        raise
     stored = tarball_manifest(contents, name, version, manifest)
     _check_manifest_size(stored, settings.max_manifest_bytes)
     return Upload(

@@ -77,7 +77,7 @@ async def check_may_write(
     `name` (signed in, token limits, ownership; the second factor comes later, once)."""
     if principal.user is None:
         raise Unauthorized(f"You must be logged in to publish or change {name}. Run `npm login`.")
-    async with ctx.db.read() as session:
+    async with ctx.db.read(point=True) as session:
         _, ref = await repo.package_ref(session, name, principal)
     refusal: AirlockError | None = None
     for action in actions:
@@ -92,7 +92,7 @@ async def check_may_write(
 
 async def package_ref(ctx: AppContext, principal: Principal, name: str) -> PackageRef:
     """What the policy needs to know about `name`, as `principal` sees it."""
-    async with ctx.db.read() as session:
+    async with ctx.db.read(point=True) as session:
         _, ref = await repo.package_ref(session, name, principal)
     return ref
 
