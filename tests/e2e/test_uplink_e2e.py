@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.support.browser import launch
+from tests.support.browser import launch, shot
 from tests.support.databases import TestDatabase
 from tests.support.otp import enrol_live
 from tests.support.packages import make_package_dir
@@ -274,6 +274,8 @@ def test_review_of_a_new_name_says_when_the_upstream_gained_it_meanwhile(
         risks = page.get_by_role("list", name="Risk signals")
         expect(risks).to_contain_text("contested now also exists on the uplink")
         expect(risks).to_contain_text("name-exists-upstream")
+        risks.scroll_into_view_if_needed()
+        shot(page, "stage-name-exists-upstream")
         browser.close()
     # A private namespace is never sent upstream; a name still free raises nothing.
     assert "name-exists-upstream" not in ids("@acme/contested")
