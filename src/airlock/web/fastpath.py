@@ -149,14 +149,7 @@ class ReadFastPath:
             (b"cache-control", b"private, max-age=0" if restricted else b"public, max-age=0"),
             _VARY,
         ]
-        if matches_etag(inm, etag):
-            await _send(send, 304, headers, b"", head=True)
-            return True
-        if gzip:
-            headers.append((b"content-encoding", b"gzip"))
-        headers.append((b"content-type", (CORGI if abbreviated else "application/json").encode()))
-        await _send(send, 200, headers, body, head)
-        return True
+        return await _send_document(send, headers, body, etag, inm, abbreviated, gzip, head)
 
     async def _proxied(
         self, send: Send, name: str, entry: Entry, accept: str, encoding: str, inm: str, head: bool
@@ -177,14 +170,7 @@ class ReadFastPath:
         etag = uplink.copy_etag(copy, abbreviated)
         headers = [(b"etag", etag.encode()), (b"cache-control", b"public, max-age=0"), _VARY]
         metrics.uplink("packument", "hit")
-        if matches_etag(inm, etag):
-            await _send(send, 304, headers, b"", head=True)
-            return True
-        if gzip:
-            headers.append((b"content-encoding", b"gzip"))
-        headers.append((b"content-type", (CORGI if abbreviated else "application/json").encode()))
-        await _send(send, 200, headers, body, head)
-        return True
+        return await _send_document(send, headers, body, etag, inm, abbreviated, gzip, head)
 
     async def _tarball(
         self, send: Send, principal: Principal, name: str, filename: str, head: bool
@@ -274,3 +260,24 @@ async def _send(
     start: Message = {"type": "http.response.start", "status": status, "headers": headers}
     await send(start)
     await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def _send_document(
+    send: Send,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    etag: str,
+    inm: str,
+    abbreviated: bool,
+    gzip: bool,
+    head: bool,
+) -> bool:
+    """A packument answer (local or proxied): 304 for a matching ETag, else the stored form."""
+    if matches_etag(inm, etag):
+        await _send(send, 304, headers, b"", head=True)
+        return True
+    if gzip:
+        headers.append((b"content-encoding", b"gzip"))
+    headers.append((b"content-type", (CORGI if abbreviated else "application/json").encode()))
+    await _send(send, 200, headers, body, head)
+    return True
