@@ -94,8 +94,12 @@ def test_passkey_add_approve_refusals_sign_in_and_remove(server):
         page.get_by_label("Username").fill("alice")
         page.get_by_label("Password").fill("correct-horse-9")
         page.get_by_role("button", name="Sign in").click()
+        # The second-factor page must have replaced the form before the screenshot: a
+        # capture during the navigation fails ("Unable to capture screenshot").
+        use_passkey = page.get_by_role("button", name="Use a passkey")
+        expect(use_passkey).to_be_visible()
         shot(page, "sign-in-passkey")
-        page.get_by_role("button", name="Use a passkey").click()
+        use_passkey.click()
         expect(page.get_by_role("heading", name="Staged versions")).to_be_visible()
         page.get_by_label("Select @acme/api@5.0.0").check()
         page.get_by_role("button", name="Approve with a passkey").click()

@@ -33,6 +33,8 @@ def launch(playwright):
 def shot(page, name: str) -> None:
     """Keep the latest screenshot of a page for docs/ (1280x800 viewport)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
+    # Never capture a page that is still loading (the capture fails mid-navigation).
+    page.wait_for_load_state("load")
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
