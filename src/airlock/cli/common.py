@@ -13,7 +13,9 @@ from rich.console import Console
 
 from airlock.settings import Settings, load_settings
 
-console = Console(stderr=True)
+# soft_wrap: messages carry paths and URLs, which must stay whole for copy and paste (and for
+# scripts reading stderr); rich would otherwise break them at 80 columns when not on a TTY.
+console = Console(stderr=True, soft_wrap=True)
 
 ConfigOpt = Annotated[
     Path | None,
