@@ -78,12 +78,24 @@ def ref_for(package: Package | None, name: str, maintainer: bool) -> PackageRef:
 async def package_ref(
     session: AsyncSession, name: str, principal: Principal
 ) -> tuple[Package | None, PackageRef]:
-    """The package (if any) and what authorization needs to know about it."""
-    package = await get_package(session, name)
-    maintainer = False
-    if package is not None and principal.user is not None:
-        maintainer = await is_maintainer(session, package.id, principal.user.id)
-    return package, ref_for(package, name, maintainer)
+    """The package (if any) and what authorization needs to know about it.
+
+    One statement, so that both facts come from one snapshot: read separately, a package
+    deleted in between (the expiry sweep releasing a lapsed stage's reservation, which
+    removes its maintainers with it) looked like someone else's package, a false 403.
+    """
+    if principal.user is None:
+        package = await get_package(session, name)
+        return package, ref_for(package, name, False)
+    maintainer = (
+        select(Maintainer.id)
+        .where(Maintainer.package_id == Package.id, Maintainer.user_id == principal.user.id)
+        .exists()
+    )
+    row = (await session.execute(select(Package, maintainer).where(Package.name == name))).first()
+    if row is None:
+        return None, ref_for(None, name, False)
+    return row[0], ref_for(row[0], name, bool(row[1]))
 
 
 async def maintainers(session: AsyncSession, package_id: uuid.UUID) -> Sequence[User]:
