@@ -76,14 +76,25 @@ def ref_for(package: Package | None, name: str, maintainer: bool) -> PackageRef:
 
 
 async def package_ref(
-    session: AsyncSession, name: str, principal: Principal
+    session: AsyncSession, name: str, principal: Principal, *, lock: bool = False
 ) -> tuple[Package | None, PackageRef]:
-    """The package (if any) and what authorization needs to know about it."""
-    package = await get_package(session, name)
-    maintainer = False
-    if package is not None and principal.user is not None:
-        maintainer = await is_maintainer(session, package.id, principal.user.id)
-    return package, ref_for(package, name, maintainer)
+    """The package (if any) and what authorization needs to know about it, in one query
+    (every write asks this two or three times). `lock`: take the row's lock (PostgreSQL;
+    SQLite writes are serial) and load the row as it is once the lock is ours."""
+    user_id = principal.user.id if principal.user is not None else None
+    mine = (
+        select(Maintainer.id)
+        .where(Maintainer.package_id == Package.id, Maintainer.user_id == user_id)
+        .exists()
+    )
+    stmt = select(Package, mine).where(Package.name == name)
+    if lock:
+        stmt = stmt.with_for_update(of=Package).execution_options(populate_existing=True)
+    row = (await session.execute(stmt)).first()
+    if row is None:
+        return None, ref_for(None, name, False)
+    package, maintainer = row
+    return package, ref_for(package, name, bool(maintainer) and user_id is not None)
 
 
 async def maintainers(session: AsyncSession, package_id: uuid.UUID) -> Sequence[User]:
@@ -94,6 +105,18 @@ async def maintainers(session: AsyncSession, package_id: uuid.UUID) -> Sequence[
         .order_by(Maintainer.added_at, User.name)
     )
     return rows.scalars().all()
+
+
+async def maintainer_contacts(session: AsyncSession, package_id: uuid.UUID) -> list[dict[str, str]]:
+    """`maintainers` of a packument ([{name, email}]), in `maintainers`' order, without
+    loading whole user rows."""
+    rows = await session.execute(
+        select(User.name, User.email)
+        .join(Maintainer, Maintainer.user_id == User.id)
+        .where(Maintainer.package_id == package_id)
+        .order_by(Maintainer.added_at, User.name)
+    )
+    return [{"name": name, "email": email or ""} for name, email in rows]
 
 
 async def maintainer_names(session: AsyncSession, package_id: uuid.UUID) -> list[str]:
@@ -120,12 +143,12 @@ async def versions_in_state(
 
 
 async def dist_tags(session: AsyncSession, package_id: uuid.UUID) -> dict[str, str]:
+    # Sorted here, not by the database: PostgreSQL's collation may order tags differently
+    # from Python, and a publish sorts the tags it changed the same way (service._package_snapshot).
     rows = await session.execute(
-        select(DistTag.tag, DistTag.version)
-        .where(DistTag.package_id == package_id)
-        .order_by(DistTag.tag)
+        select(DistTag.tag, DistTag.version).where(DistTag.package_id == package_id)
     )
-    return {row[0]: row[1] for row in rows.all()}
+    return dict(sorted((tag, version) for tag, version in rows))
 
 
 async def set_dist_tag(

@@ -103,6 +103,8 @@ async def create_package(
     await session.flush()
     session.add(Maintainer(package_id=package.id, user_id=owner_id, added_at=now))
     await session.flush()
+    # A row this transaction inserted is its own until commit: nothing to lock or reload.
+    session.info.setdefault(_LOCKED, set()).add(package.id)
     # The name is hosted from this commit on (a stage's reservation too): read caches drop
     # what they held for it, including an uplink copy (docs/uplink.md).
     mark_changed(session, name)
@@ -128,13 +130,12 @@ async def make_live(
     version.published_at = now
     version.npm_user = npm_user
     version.expires_at = None
-    await session.flush()
-    tags = await repo.dist_tags(session, package.id)
+    tags = await repo.dist_tags(session, package.id)  # flushes the version
     had_latest = "latest" in tags
     await repo.set_dist_tag(session, package.id, tag, version.version, tags)
     if tag != "latest" and not had_latest:
         await repo.set_dist_tag(session, package.id, "latest", version.version, tags)
-    await touch(ctx, session, package, added=version)
+    await touch(ctx, session, package, added=version, tags=tags)
 
 
 async def lock_package(session: AsyncSession, package: Package) -> bool:
@@ -166,23 +167,35 @@ async def lock_package(session: AsyncSession, package: Package) -> bool:
 
 
 async def touch(
-    ctx: AppContext, session: AsyncSession, package: Package, added: Version | None = None
+    ctx: AppContext,
+    session: AsyncSession,
+    package: Package,
+    added: Version | None = None,
+    tags: dict[str, str] | None = None,
 ) -> None:
     """Record a change to the package: new revision, modified time, fresh packuments
-    (`added`: the change is that one version went live, so the documents can be extended)."""
+    (`added`: the change is that one version went live, so the documents can be extended;
+    `tags`: the package's dist-tags as this transaction left them)."""
     await lock_package(session, package)
-    package.modified_at = ctx.clock.now()
-    package.rev = (package.rev or 0) + 1
+    # What the documents show (versions, tags) must be in the database before they are
+    # built; the package row's own changes are then written by one UPDATE at the end.
     await session.flush()
-    await rebuild_packuments(ctx, session, package, added=added)
+    with session.no_autoflush:
+        package.modified_at = ctx.clock.now()
+        package.rev = (package.rev or 0) + 1
+        await rebuild_packuments(ctx, session, package, added=added, tags=tags)
     mark_changed(session, package.name)
 
 
 async def rebuild_packuments(
-    ctx: AppContext, session: AsyncSession, package: Package, added: Version | None = None
+    ctx: AppContext,
+    session: AsyncSession,
+    package: Package,
+    added: Version | None = None,
+    tags: dict[str, str] | None = None,
 ) -> None:
     """Build and store the full and abbreviated documents (None if nothing is published)."""
-    if added is not None and await extend_packuments(ctx, session, package, added):
+    if added is not None and await extend_packuments(ctx, session, package, added, tags):
         return
     published = await repo.versions_in_state(session, package.id, "published")
     if not published:
@@ -200,17 +213,22 @@ async def rebuild_packuments(
 
 
 async def _package_snapshot(
-    ctx: AppContext, session: AsyncSession, package: Package, versions: Sequence[Version]
+    ctx: AppContext,
+    session: AsyncSession,
+    package: Package,
+    versions: Sequence[Version],
+    tags: dict[str, str] | None = None,
 ) -> PackageSnapshot:
-    users = await repo.maintainers(session, package.id)
+    if tags is None:
+        tags = await repo.dist_tags(session, package.id)
     return PackageSnapshot(
         name=package.name,
         rev=package.rev,
         created_at=package.created_at,
         modified_at=package.modified_at,
         base_url=ctx.settings.base_url,
-        maintainers=[{"name": u.name, "email": u.email or ""} for u in users],
-        dist_tags=await repo.dist_tags(session, package.id),
+        maintainers=await repo.maintainer_contacts(session, package.id),
+        dist_tags=dict(sorted(tags.items())),
         versions=[_snapshot(v) for v in versions],
     )
 
@@ -223,7 +241,11 @@ def _store(package: Package, snap: PackageSnapshot, built: BuiltPackument) -> No
 
 
 async def extend_packuments(
-    ctx: AppContext, session: AsyncSession, package: Package, added: Version
+    ctx: AppContext,
+    session: AsyncSession,
+    package: Package,
+    added: Version,
+    tags: dict[str, str] | None = None,
 ) -> bool:
     """Add one newly live version to the stored documents without reading the other
     versions (packument.append splices it into the stored bytes); False when a full
@@ -237,7 +259,7 @@ async def extend_packuments(
     ).first()
     if old is None or old[0] is None or old[1] is None or old[2] != ctx.settings.base_url:
         return False
-    snap = await _package_snapshot(ctx, session, package, [added])
+    snap = await _package_snapshot(ctx, session, package, [added], tags)
     built = await anyio.to_thread.run_sync(append, snap, snap.versions[0], old[0], old[1])
     if built is None:
         return False
@@ -279,16 +301,16 @@ def _search_fields(package: Package, snap: PackageSnapshot) -> None:
 
 async def locked_package(session: AsyncSession, name: str, principal: Principal) -> Package | None:
     """Re-check ownership inside the write transaction (it may have changed since `authorize`,
-    which runs before the transaction because the second-factor check writes on its own)."""
-    package, ref = await repo.package_ref(session, name, principal)
-    for _ in range(3):
-        if package is None or await lock_package(session, package):
-            break
-        # Deleted while we waited for its lock (the expiry sweep released a reservation
-        # whose last stage lapsed): the name is free again, so look it up afresh.
-        session.expunge(package)
-        package, ref = await repo.package_ref(session, name, principal)
-    if package is not None and not ref.is_maintainer:
+    which runs before the transaction because the second-factor check writes on its own).
+
+    The package is locked by the same query. A row deleted while we waited for its lock
+    (the expiry sweep released a reservation whose last stage lapsed) is not returned:
+    the name is free again."""
+    package, ref = await repo.package_ref(session, name, principal, lock=True)
+    if package is None:
+        return None
+    session.info.setdefault(_LOCKED, set()).add(package.id)
+    if not ref.is_maintainer:
         if ref.access != "public":
             raise PackageNotFound(name)
         raise Forbidden(f"You do not have permission to change {name}.")

@@ -16,8 +16,9 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -175,15 +176,14 @@ async def write_version_rows(
     if package is None:
         package = await create_package(ctx, session, upload.name, principal.user.id, upload.access)
     else:
-        # A lapsed stage that the sweep has not deleted yet must not hold the number.
-        freed = await repo.delete_lapsed_stage(session, package.id, upload.version, ctx.clock.now())
-        await check_version_free(ctx, session, package, upload.version)
+        freed = await check_version_free(ctx, session, package, upload.version)
     version = new_version_row(ctx, package, upload, keys, state=kind.state)
     version.npm_user = npm_user_for(principal)
     if decorate is not None:
         decorate(version, package)
+    # Not flushed here: a publish's row is inserted already live (make_live sets its
+    # fields before the next query flushes it), one INSERT instead of INSERT + UPDATE.
     session.add(version)
-    await session.flush()
     if kind.state == PUBLISHED:
         await make_live(ctx, session, package, version, upload.tag, npm_user_for(principal))
     extra = {"stage_id": str(version.id)} if kind.state == STAGED else {}
@@ -202,30 +202,23 @@ async def write_version_rows(
 
 async def check_version_free(
     ctx: AppContext, session: AsyncSession, package: Package, version: str
-) -> None:
-    """Refuse a number that is published, staged or was ever used, up to build metadata.
+) -> list[str | None]:
+    """Refuse a number that is published, staged or was ever used, up to build metadata;
+    give the blob keys of a lapsed stage that held it and was deleted now.
 
     Semver (and npm) treat `1.0.0+x` as the same version as `1.0.0`: a published,
     staged or unpublished `1.0.0` takes every `1.0.0+...`, and the other way round.
     """
-    core = version.split("+", 1)[0]
-    existing = (
-        await session.execute(
-            select(Version)
-            .where(
-                Version.package_id == package.id,
-                or_(
-                    Version.version == core,
-                    Version.version.startswith(f"{core}+", autoescape=True),
-                ),
-            )
-            .order_by(Version.created_at)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    freed: list[str | None] = []
+    existing = await _same_version(session, package, version)
+    if existing is not None and existing.state == STAGED and _lapsed(existing, ctx):
+        # A lapsed stage that the sweep has not deleted yet must not hold the number.
+        # Looked for first, so the common case (a free number) costs no DELETE.
+        freed = await repo.delete_lapsed_stage(session, package.id, version, ctx.clock.now())
+        existing = await _same_version(session, package, version) if freed else existing
     if existing is None:
         await _check_version_count(ctx, session, package)
-        return
+        return freed
     same = "" if existing.version == version else f" ({existing.version}, equal in semver)"
     if existing.state == STAGED:
         raise StagedVersionConflict(
@@ -240,6 +233,33 @@ async def check_version_free(
     raise VersionConflict(
         f"You cannot publish over the previously published versions: {version}{same}{reason}."
     )
+
+
+# (id, version, state, expires_at) of a version row.
+NumberRow = Row[uuid.UUID, str, str, datetime | None]
+
+
+def _lapsed(row: NumberRow, ctx: AppContext) -> bool:
+    return row.expires_at is not None and row.expires_at <= ctx.clock.now()
+
+
+async def _same_version(session: AsyncSession, package: Package, version: str) -> NumberRow | None:
+    """The oldest row whose number equals `version` up to build metadata."""
+    core = version.split("+", 1)[0]
+    return (
+        await session.execute(
+            select(Version.id, Version.version, Version.state, Version.expires_at)
+            .where(
+                Version.package_id == package.id,
+                or_(
+                    Version.version == core,
+                    Version.version.startswith(f"{core}+", autoescape=True),
+                ),
+            )
+            .order_by(Version.created_at)
+            .limit(1)
+        )
+    ).first()
 
 
 async def _check_version_count(ctx: AppContext, session: AsyncSession, package: Package) -> None:
