@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -14,6 +14,7 @@ from airlock.accounts.models import User
 from airlock.authz.policy import PackageRef
 from airlock.authz.principal import Principal
 from airlock.authz.visibility import PackageColumns, PackageFacts, visible_clause
+from airlock.packages import statements as sql
 from airlock.packages.models import DistTag, Maintainer, Package, Version
 
 
@@ -110,12 +111,8 @@ async def maintainers(session: AsyncSession, package_id: uuid.UUID) -> Sequence[
 async def maintainer_contacts(session: AsyncSession, package_id: uuid.UUID) -> list[dict[str, str]]:
     """`maintainers` of a packument ([{name, email}]), in `maintainers`' order, without
     loading whole user rows."""
-    rows = await session.execute(
-        select(User.name, User.email)
-        .join(Maintainer, Maintainer.user_id == User.id)
-        .where(Maintainer.package_id == package_id)
-        .order_by(Maintainer.added_at, User.name)
-    )
+    conn = await sql.connection(session)
+    rows = await conn.execute(sql.MAINTAINER_CONTACTS, {"package_id": package_id})
     return [{"name": name, "email": email or ""} for name, email in rows]
 
 
@@ -145,9 +142,8 @@ async def versions_in_state(
 async def dist_tags(session: AsyncSession, package_id: uuid.UUID) -> dict[str, str]:
     # Sorted here, not by the database: PostgreSQL's collation may order tags differently
     # from Python, and a publish sorts the tags it changed the same way (service._package_snapshot).
-    rows = await session.execute(
-        select(DistTag.tag, DistTag.version).where(DistTag.package_id == package_id)
-    )
+    conn = await sql.connection(session)
+    rows = await conn.execute(sql.TAGS, {"package_id": package_id})
     return dict(sorted((tag, version) for tag, version in rows))
 
 
@@ -160,27 +156,15 @@ async def set_dist_tag(
 ) -> None:
     """Point `tag` at `version`. `current`: the package's tags as this transaction read
     them (dist_tags), which saves looking the row up."""
-    if current is not None:
-        if tag not in current:
-            session.add(DistTag(package_id=package_id, tag=tag, version=version))
-        elif current[tag] != version:
-            await session.execute(
-                update(DistTag)
-                .where(DistTag.package_id == package_id, DistTag.tag == tag)
-                .values(version=version)
-                .execution_options(synchronize_session=False)
-            )
-        current[tag] = version
-        return
-    row = (
-        await session.execute(
-            select(DistTag).where(DistTag.package_id == package_id, DistTag.tag == tag)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        session.add(DistTag(package_id=package_id, tag=tag, version=version))
-    else:
-        row.version = version
+    if current is None:
+        current = await dist_tags(session, package_id)
+    conn = await sql.connection(session)
+    if tag not in current:
+        row = {"id": uuid.uuid4(), "package_id": package_id, "tag": tag, "version": version}
+        await conn.execute(sql.INSERT_TAG, row)
+    elif current[tag] != version:
+        await conn.execute(sql.MOVE_TAG, {"p_id": package_id, "p_tag": tag, "p_version": version})
+    current[tag] = version
 
 
 async def delete_dist_tag(session: AsyncSession, package_id: uuid.UUID, tag: str) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from airlock.authz.principal import Principal, TokenKind
@@ -18,6 +18,7 @@ from airlock.db.engine import mark_changed
 from airlock.errors import Forbidden, Unauthorized
 from airlock.packages import blobs
 from airlock.packages import repository as repo
+from airlock.packages import statements as sql
 from airlock.packages.errors import PackageNotFound
 from airlock.packages.models import Maintainer, Package, Version
 from airlock.packages.names import scope_of
@@ -123,6 +124,7 @@ async def make_live(
 
     Sets the state, the tag (and `latest` when the package has none yet, as npmjs does),
     bumps the package revision and rebuilds the stored packuments. Reads no tarball.
+    A `version` not yet in the session (a publish's new row) is inserted here, live.
     """
     await lock_package(session, package)
     now = ctx.clock.now()
@@ -130,12 +132,22 @@ async def make_live(
     version.published_at = now
     version.npm_user = npm_user
     version.expires_at = None
-    tags = await repo.dist_tags(session, package.id)  # flushes the version
+    if inspect(version).transient:
+        await insert_version(session, version)
+    tags = await repo.dist_tags(session, package.id)
     had_latest = "latest" in tags
     await repo.set_dist_tag(session, package.id, tag, version.version, tags)
     if tag != "latest" and not had_latest:
         await repo.set_dist_tag(session, package.id, "latest", version.version, tags)
     await touch(ctx, session, package, added=version, tags=tags)
+
+
+async def insert_version(session: AsyncSession, version: Version) -> None:
+    """Insert a new version row with one Core statement (not tracked by the session:
+    `version` stays a plain object holding what was written)."""
+    row = {key: getattr(version, key) for key in sql.VERSION_COLUMNS}
+    conn = await sql.connection(session)
+    await conn.execute(sql.INSERT_VERSION, row)
 
 
 async def lock_package(session: AsyncSession, package: Package) -> bool:
@@ -250,13 +262,8 @@ async def extend_packuments(
     """Add one newly live version to the stored documents without reading the other
     versions (packument.append splices it into the stored bytes); False when a full
     rebuild is needed instead."""
-    old = (
-        await session.execute(
-            select(Package.packument_full, Package.packument_abbrev, Package.packument_base).where(
-                Package.id == package.id
-            )
-        )
-    ).first()
+    conn = await sql.connection(session)
+    old = (await conn.execute(sql.STORED_DOCUMENTS, {"package_id": package.id})).first()
     if old is None or old[0] is None or old[1] is None or old[2] != ctx.settings.base_url:
         return False
     snap = await _package_snapshot(ctx, session, package, [added], tags)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,7 @@ from airlock.authz.principal import PackageRef, Principal
 from airlock.context import AppContext
 from airlock.errors import AirlockError, Conflict, Forbidden, Unauthorized
 from airlock.packages import repository as repo
+from airlock.packages import statements as sql
 from airlock.packages.errors import StagedVersionConflict, VersionConflict
 from airlock.packages.models import Package, Version
 from airlock.packages.service import (
@@ -181,11 +182,11 @@ async def write_version_rows(
     version.npm_user = npm_user_for(principal)
     if decorate is not None:
         decorate(version, package)
-    # Not flushed here: a publish's row is inserted already live (make_live sets its
-    # fields before the next query flushes it), one INSERT instead of INSERT + UPDATE.
-    session.add(version)
     if kind.state == PUBLISHED:
+        # The new row is inserted by make_live, already live (one INSERT, no UPDATE).
         await make_live(ctx, session, package, version, upload.tag, npm_user_for(principal))
+    else:
+        session.add(version)
     extra = {"stage_id": str(version.id)} if kind.state == STAGED else {}
     record(
         session,
@@ -246,28 +247,17 @@ def _lapsed(row: NumberRow, ctx: AppContext) -> bool:
 async def _same_version(session: AsyncSession, package: Package, version: str) -> NumberRow | None:
     """The oldest row whose number equals `version` up to build metadata."""
     core = version.split("+", 1)[0]
-    return (
-        await session.execute(
-            select(Version.id, Version.version, Version.state, Version.expires_at)
-            .where(
-                Version.package_id == package.id,
-                or_(
-                    Version.version == core,
-                    Version.version.startswith(f"{core}+", autoescape=True),
-                ),
-            )
-            .order_by(Version.created_at)
-            .limit(1)
-        )
-    ).first()
+    params = {"package_id": package.id, "core": core, "core_plus": sql.like_prefix(f"{core}+")}
+    conn = await sql.connection(session)
+    row: NumberRow | None = (await conn.execute(sql.SAME_NUMBER, params)).first()
+    return row
 
 
 async def _check_version_count(ctx: AppContext, session: AsyncSession, package: Package) -> None:
     # Every packument build reads every version: keep one package's history bounded.
     limit = ctx.settings.max_versions_per_package
-    used = await session.scalar(
-        select(func.count()).select_from(Version).where(Version.package_id == package.id)
-    )
+    conn = await sql.connection(session)
+    used = (await conn.execute(sql.VERSION_COUNT, {"package_id": package.id})).scalar()
     if (used or 0) >= limit:
         raise Forbidden(
             f"{package.name} has {used} version numbers, the most one package may have "
