@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, Exists, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -76,26 +77,60 @@ def ref_for(package: Package | None, name: str, maintainer: bool) -> PackageRef:
     )
 
 
-async def package_ref(
-    session: AsyncSession, name: str, principal: Principal, *, lock: bool = False
-) -> tuple[Package | None, PackageRef]:
-    """The package (if any) and what authorization needs to know about it, in one query
-    (every write asks this two or three times). `lock`: take the row's lock (PostgreSQL;
-    SQLite writes are serial) and load the row as it is once the lock is ours."""
-    user_id = principal.user.id if principal.user is not None else None
-    mine = (
+def _maintains(user_id: Any) -> Exists:
+    return (
         select(Maintainer.id)
         .where(Maintainer.package_id == Package.id, Maintainer.user_id == user_id)
         .exists()
     )
-    stmt = select(Package, mine).where(Package.name == name)
-    if lock:
-        stmt = stmt.with_for_update(of=Package).execution_options(populate_existing=True)
-    row = (await session.execute(stmt)).first()
+
+
+# Built once (every write asks two or three times): the package with "is the caller a
+# maintainer", and the same under the row's lock, reloaded as it is once the lock is ours.
+_REF = select(Package, _maintains(bindparam("user_id"))).where(Package.name == bindparam("name"))
+_LOCKED_REF = _REF.with_for_update(of=Package).execution_options(populate_existing=True)
+_REF_ONLY = select(
+    sql.packages.c.name,
+    sql.packages.c.access,
+    sql.packages.c.mfa_policy,
+    select(sql.maintainers.c.id)
+    .where(
+        sql.maintainers.c.package_id == sql.packages.c.id,
+        sql.maintainers.c.user_id == bindparam("user_id"),
+    )
+    .exists(),
+).where(sql.packages.c.name == bindparam("name"))
+
+
+async def package_ref(
+    session: AsyncSession, name: str, principal: Principal, *, lock: bool = False
+) -> tuple[Package | None, PackageRef]:
+    """The package (if any) and what authorization needs to know about it, in one query.
+    `lock`: take the row's lock (PostgreSQL; SQLite writes are serial) with the same query."""
+    user_id = principal.user.id if principal.user is not None else None
+    params = {"name": name, "user_id": user_id}
+    row = (await session.execute(_LOCKED_REF if lock else _REF, params)).first()
     if row is None:
         return None, ref_for(None, name, False)
     package, maintainer = row
     return package, ref_for(package, name, bool(maintainer) and user_id is not None)
+
+
+async def ref_only(session: AsyncSession, name: str, principal: Principal) -> PackageRef:
+    """`package_ref` without loading the row (the checks in front of a write)."""
+    user_id = principal.user.id if principal.user is not None else None
+    conn = await sql.connection(session)
+    row = (await conn.execute(_REF_ONLY, {"name": name, "user_id": user_id})).first()
+    if row is None:
+        return PackageRef(name=name, exists=False, is_maintainer=False)
+    found, access, mfa_policy, maintainer = row
+    return PackageRef(
+        name=found,
+        exists=True,
+        is_maintainer=bool(maintainer) and user_id is not None,
+        access=access,
+        mfa_policy=mfa_policy,
+    )
 
 
 async def maintainers(session: AsyncSession, package_id: uuid.UUID) -> Sequence[User]:

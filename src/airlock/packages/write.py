@@ -80,7 +80,7 @@ async def check_may_write(
     if principal.user is None:
         raise Unauthorized(f"You must be logged in to publish or change {name}. Run `npm login`.")
     async with ctx.db.read(point=True) as session:
-        _, ref = await repo.package_ref(session, name, principal)
+        ref = await repo.ref_only(session, name, principal)
     refusal: AirlockError | None = None
     for action in actions:
         try:
@@ -95,8 +95,7 @@ async def check_may_write(
 async def package_ref(ctx: AppContext, principal: Principal, name: str) -> PackageRef:
     """What the policy needs to know about `name`, as `principal` sees it."""
     async with ctx.db.read(point=True) as session:
-        _, ref = await repo.package_ref(session, name, principal)
-    return ref
+        return await repo.ref_only(session, name, principal)
 
 
 def describe_publish(uploads: Sequence[Upload]) -> str:
