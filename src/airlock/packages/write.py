@@ -22,7 +22,7 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from airlock.audit.events import Event, record
+from airlock.audit.events import Event, insert_record
 from airlock.authz.actions import Action
 from airlock.authz.policy import authorize, check_access
 from airlock.authz.principal import PackageRef, Principal
@@ -187,7 +187,7 @@ async def write_version_rows(
     else:
         session.add(version)
     extra = {"stage_id": str(version.id)} if kind.state == STAGED else {}
-    record(
+    await insert_record(
         session,
         ctx.clock,
         kind.event,
