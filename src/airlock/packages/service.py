@@ -35,6 +35,9 @@ from airlock.storage.base import StorageUnavailable, tarball_key
 
 # session.info key: ids of the packages this transaction has locked (lock_package).
 _LOCKED = "airlock_locked_packages"
+# Stored documents up to this size are extended on the event loop (splice, digest and
+# gzip of 64 KiB: well under a millisecond); larger ones in a worker thread.
+_INLINE_SPLICE_BYTES = 64 * 1024
 
 
 def provenance_key(bundle: bytes) -> str:
@@ -267,7 +270,12 @@ async def extend_packuments(
     if old is None or old[0] is None or old[1] is None or old[2] != ctx.settings.base_url:
         return False
     snap = await _package_snapshot(ctx, session, package, [added], tags)
-    built = await anyio.to_thread.run_sync(append, snap, snap.versions[0], old[0], old[1])
+    if len(old[0]) <= _INLINE_SPLICE_BYTES:
+        # Cheaper than the hop to a worker thread and back, which this transaction would
+        # wait for while it holds the write lock (every other publish waits with it).
+        built = append(snap, snap.versions[0], old[0], old[1])
+    else:
+        built = await anyio.to_thread.run_sync(append, snap, snap.versions[0], old[0], old[1])
     if built is None:
         return False
     _store(package, snap, built)
