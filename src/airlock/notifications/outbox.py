@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,14 +47,20 @@ def payload(row: AuditEvent) -> dict[str, Any]:
 
 
 def enqueue(session: AsyncSession, row: AuditEvent) -> None:
+    outbox = outbox_row(row)
+    if outbox is not None:
+        session.add(outbox)
+
+
+def outbox_row(row: AuditEvent) -> OutboxEvent | None:
+    """The outbox row an audit event gives (None: nobody is notified of it)."""
     if row.event not in NOTIFY:
-        return
-    session.add(
-        OutboxEvent(
-            event=row.event,
-            package=row.package,
-            payload=payload(row),
-            created_at=row.at,
-            dispatched_at=None,
-        )
+        return None
+    return OutboxEvent(
+        id=uuid.uuid4(),
+        event=row.event,
+        package=row.package,
+        payload=payload(row),
+        created_at=row.at,
+        dispatched_at=None,
     )

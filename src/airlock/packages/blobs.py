@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -64,19 +64,35 @@ async def claim(ctx: AppContext, keys: Iterable[str | None]) -> Claim:
     now = ctx.clock.now()
     if not wanted:
         return Claim(now, {})
-    dialect = postgresql if not ctx.db.is_sqlite else sqlite
-    stmt = dialect.insert(StoredBlob).values([{"key": k, "claimed_at": now} for k in wanted])
-    stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"claimed_at": now})
     async with ctx.db.write() as session:
-        rows = await session.execute(
-            select(StoredBlob.key, StoredBlob.claimed_at)
-            .where(StoredBlob.key.in_(wanted))
-            .with_for_update()
-        )
+        # Core statements built once, on the connection: a publish claims in its own
+        # transaction, and the ORM layer cost more than the two statements.
+        conn = await session.connection()
+        rows = await conn.execute(_CLAIMED, {"keys": wanted})
         before: dict[str, datetime | None] = dict.fromkeys(wanted)
         before.update({key: at for key, at in rows})
-        await session.execute(stmt)
+        upsert = _UPSERT_SQLITE if ctx.db.is_sqlite else _UPSERT_POSTGRESQL
+        await conn.execute(upsert, [{"key": k, "claimed_at": now} for k in wanted])
     return Claim(now, before)
+
+
+_BLOBS = StoredBlob.__table__
+_CLAIMED = (
+    select(_BLOBS.c.key, _BLOBS.c.claimed_at)
+    .where(_BLOBS.c.key.in_(bindparam("keys", expanding=True)))
+    .with_for_update()
+)
+
+
+def _upsert(dialect: Any) -> Any:
+    stmt = dialect.insert(_BLOBS)
+    return stmt.on_conflict_do_update(
+        index_elements=["key"], set_={"claimed_at": stmt.excluded.claimed_at}
+    )
+
+
+_UPSERT_SQLITE = _upsert(sqlite)
+_UPSERT_POSTGRESQL = _upsert(postgresql)
 
 
 async def release(ctx: AppContext, claimed: Claim, keys: Iterable[str]) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, Exists, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -14,6 +15,7 @@ from airlock.accounts.models import User
 from airlock.authz.policy import PackageRef
 from airlock.authz.principal import Principal
 from airlock.authz.visibility import PackageColumns, PackageFacts, visible_clause
+from airlock.packages import statements as sql
 from airlock.packages.models import DistTag, Maintainer, Package, Version
 
 
@@ -75,27 +77,65 @@ def ref_for(package: Package | None, name: str, maintainer: bool) -> PackageRef:
     )
 
 
-async def package_ref(
-    session: AsyncSession, name: str, principal: Principal
-) -> tuple[Package | None, PackageRef]:
-    """The package (if any) and what authorization needs to know about it.
-
-    One statement, so that both facts come from one snapshot: read separately, a package
-    deleted in between (the expiry sweep releasing a lapsed stage's reservation, which
-    removes its maintainers with it) looked like someone else's package, a false 403.
-    """
-    if principal.user is None:
-        package = await get_package(session, name)
-        return package, ref_for(package, name, False)
-    maintainer = (
+def _maintains(user_id: Any) -> Exists:
+    return (
         select(Maintainer.id)
-        .where(Maintainer.package_id == Package.id, Maintainer.user_id == principal.user.id)
+        .where(Maintainer.package_id == Package.id, Maintainer.user_id == user_id)
         .exists()
     )
-    row = (await session.execute(select(Package, maintainer).where(Package.name == name))).first()
+
+
+# Built once (every write asks two or three times): the package with "is the caller a
+# maintainer", and the same under the row's lock, reloaded as it is once the lock is ours.
+_REF = select(Package, _maintains(bindparam("user_id"))).where(Package.name == bindparam("name"))
+_LOCKED_REF = _REF.with_for_update(of=Package).execution_options(populate_existing=True)
+_REF_ONLY = select(
+    sql.packages.c.name,
+    sql.packages.c.access,
+    sql.packages.c.mfa_policy,
+    select(sql.maintainers.c.id)
+    .where(
+        sql.maintainers.c.package_id == sql.packages.c.id,
+        sql.maintainers.c.user_id == bindparam("user_id"),
+    )
+    .exists(),
+).where(sql.packages.c.name == bindparam("name"))
+
+
+async def package_ref(
+    session: AsyncSession, name: str, principal: Principal, *, lock: bool = False
+) -> tuple[Package | None, PackageRef]:
+    """The package (if any) and what authorization needs to know about it, in one query.
+    `lock`: take the row's lock (PostgreSQL; SQLite writes are serial) with the same query.
+
+    One query also means one snapshot: read separately, a package deleted in between (the
+    expiry sweep releasing a lapsed stage's reservation, which removes its maintainers with
+    it) looked like someone else's package, a false 403.
+    """
+    user_id = principal.user.id if principal.user is not None else None
+    params = {"name": name, "user_id": user_id}
+    row = (await session.execute(_LOCKED_REF if lock else _REF, params)).first()
     if row is None:
         return None, ref_for(None, name, False)
-    return row[0], ref_for(row[0], name, bool(row[1]))
+    package, maintainer = row
+    return package, ref_for(package, name, bool(maintainer) and user_id is not None)
+
+
+async def ref_only(session: AsyncSession, name: str, principal: Principal) -> PackageRef:
+    """`package_ref` without loading the row (the checks in front of a write)."""
+    user_id = principal.user.id if principal.user is not None else None
+    conn = await sql.connection(session)
+    row = (await conn.execute(_REF_ONLY, {"name": name, "user_id": user_id})).first()
+    if row is None:
+        return PackageRef(name=name, exists=False, is_maintainer=False)
+    found, access, mfa_policy, maintainer = row
+    return PackageRef(
+        name=found,
+        exists=True,
+        is_maintainer=bool(maintainer) and user_id is not None,
+        access=access,
+        mfa_policy=mfa_policy,
+    )
 
 
 async def maintainers(session: AsyncSession, package_id: uuid.UUID) -> Sequence[User]:
@@ -106,6 +146,14 @@ async def maintainers(session: AsyncSession, package_id: uuid.UUID) -> Sequence[
         .order_by(Maintainer.added_at, User.name)
     )
     return rows.scalars().all()
+
+
+async def maintainer_contacts(session: AsyncSession, package_id: uuid.UUID) -> list[dict[str, str]]:
+    """`maintainers` of a packument ([{name, email}]), in `maintainers`' order, without
+    loading whole user rows."""
+    conn = await sql.connection(session)
+    rows = await conn.execute(sql.MAINTAINER_CONTACTS, {"package_id": package_id})
+    return [{"name": name, "email": email or ""} for name, email in rows]
 
 
 async def maintainer_names(session: AsyncSession, package_id: uuid.UUID) -> list[str]:
@@ -132,12 +180,11 @@ async def versions_in_state(
 
 
 async def dist_tags(session: AsyncSession, package_id: uuid.UUID) -> dict[str, str]:
-    rows = await session.execute(
-        select(DistTag.tag, DistTag.version)
-        .where(DistTag.package_id == package_id)
-        .order_by(DistTag.tag)
-    )
-    return {row[0]: row[1] for row in rows.all()}
+    # Sorted here, not by the database: PostgreSQL's collation may order tags differently
+    # from Python, and a publish sorts the tags it changed the same way (service._package_snapshot).
+    conn = await sql.connection(session)
+    rows = await conn.execute(sql.TAGS, {"package_id": package_id})
+    return dict(sorted((tag, version) for tag, version in rows))
 
 
 async def set_dist_tag(
@@ -149,27 +196,15 @@ async def set_dist_tag(
 ) -> None:
     """Point `tag` at `version`. `current`: the package's tags as this transaction read
     them (dist_tags), which saves looking the row up."""
-    if current is not None:
-        if tag not in current:
-            session.add(DistTag(package_id=package_id, tag=tag, version=version))
-        elif current[tag] != version:
-            await session.execute(
-                update(DistTag)
-                .where(DistTag.package_id == package_id, DistTag.tag == tag)
-                .values(version=version)
-                .execution_options(synchronize_session=False)
-            )
-        current[tag] = version
-        return
-    row = (
-        await session.execute(
-            select(DistTag).where(DistTag.package_id == package_id, DistTag.tag == tag)
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        session.add(DistTag(package_id=package_id, tag=tag, version=version))
-    else:
-        row.version = version
+    if current is None:
+        current = await dist_tags(session, package_id)
+    conn = await sql.connection(session)
+    if tag not in current:
+        row = {"id": uuid.uuid4(), "package_id": package_id, "tag": tag, "version": version}
+        await conn.execute(sql.INSERT_TAG, row)
+    elif current[tag] != version:
+        await conn.execute(sql.MOVE_TAG, {"p_id": package_id, "p_tag": tag, "p_version": version})
+    current[tag] = version
 
 
 async def delete_dist_tag(session: AsyncSession, package_id: uuid.UUID, tag: str) -> bool:

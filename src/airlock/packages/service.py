@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from airlock.authz.principal import Principal, TokenKind
@@ -18,6 +18,7 @@ from airlock.db.engine import mark_changed
 from airlock.errors import Forbidden, Unauthorized
 from airlock.packages import blobs
 from airlock.packages import repository as repo
+from airlock.packages import statements as sql
 from airlock.packages.errors import PackageNotFound
 from airlock.packages.models import Maintainer, Package, Version
 from airlock.packages.names import scope_of
@@ -34,6 +35,9 @@ from airlock.storage.base import StorageUnavailable, tarball_key
 
 # session.info key: ids of the packages this transaction has locked (lock_package).
 _LOCKED = "airlock_locked_packages"
+# Stored documents up to this size are extended on the event loop (splice, digest and
+# gzip of 64 KiB: well under a millisecond); larger ones in a worker thread.
+_INLINE_SPLICE_BYTES = 64 * 1024
 
 
 def provenance_key(bundle: bytes) -> str:
@@ -103,6 +107,8 @@ async def create_package(
     await session.flush()
     session.add(Maintainer(package_id=package.id, user_id=owner_id, added_at=now))
     await session.flush()
+    # A row this transaction inserted is its own until commit: nothing to lock or reload.
+    session.info.setdefault(_LOCKED, set()).add(package.id)
     # The name is hosted from this commit on (a stage's reservation too): read caches drop
     # what they held for it, including an uplink copy (docs/uplink.md).
     mark_changed(session, name)
@@ -121,6 +127,7 @@ async def make_live(
 
     Sets the state, the tag (and `latest` when the package has none yet, as npmjs does),
     bumps the package revision and rebuilds the stored packuments. Reads no tarball.
+    A `version` not yet in the session (a publish's new row) is inserted here, live.
     """
     await lock_package(session, package)
     now = ctx.clock.now()
@@ -128,13 +135,22 @@ async def make_live(
     version.published_at = now
     version.npm_user = npm_user
     version.expires_at = None
-    await session.flush()
+    if inspect(version).transient:
+        await insert_version(session, version)
     tags = await repo.dist_tags(session, package.id)
     had_latest = "latest" in tags
     await repo.set_dist_tag(session, package.id, tag, version.version, tags)
     if tag != "latest" and not had_latest:
         await repo.set_dist_tag(session, package.id, "latest", version.version, tags)
-    await touch(ctx, session, package, added=version)
+    await touch(ctx, session, package, added=version, tags=tags)
+
+
+async def insert_version(session: AsyncSession, version: Version) -> None:
+    """Insert a new version row with one Core statement (not tracked by the session:
+    `version` stays a plain object holding what was written)."""
+    row = {key: getattr(version, key) for key in sql.VERSION_COLUMNS}
+    conn = await sql.connection(session)
+    await conn.execute(sql.INSERT_VERSION, row)
 
 
 async def lock_package(session: AsyncSession, package: Package) -> bool:
@@ -166,23 +182,35 @@ async def lock_package(session: AsyncSession, package: Package) -> bool:
 
 
 async def touch(
-    ctx: AppContext, session: AsyncSession, package: Package, added: Version | None = None
+    ctx: AppContext,
+    session: AsyncSession,
+    package: Package,
+    added: Version | None = None,
+    tags: dict[str, str] | None = None,
 ) -> None:
     """Record a change to the package: new revision, modified time, fresh packuments
-    (`added`: the change is that one version went live, so the documents can be extended)."""
+    (`added`: the change is that one version went live, so the documents can be extended;
+    `tags`: the package's dist-tags as this transaction left them)."""
     await lock_package(session, package)
-    package.modified_at = ctx.clock.now()
-    package.rev = (package.rev or 0) + 1
+    # What the documents show (versions, tags) must be in the database before they are
+    # built; the package row's own changes are then written by one UPDATE at the end.
     await session.flush()
-    await rebuild_packuments(ctx, session, package, added=added)
+    with session.no_autoflush:
+        package.modified_at = ctx.clock.now()
+        package.rev = (package.rev or 0) + 1
+        await rebuild_packuments(ctx, session, package, added=added, tags=tags)
     mark_changed(session, package.name)
 
 
 async def rebuild_packuments(
-    ctx: AppContext, session: AsyncSession, package: Package, added: Version | None = None
+    ctx: AppContext,
+    session: AsyncSession,
+    package: Package,
+    added: Version | None = None,
+    tags: dict[str, str] | None = None,
 ) -> None:
     """Build and store the full and abbreviated documents (None if nothing is published)."""
-    if added is not None and await extend_packuments(ctx, session, package, added):
+    if added is not None and await extend_packuments(ctx, session, package, added, tags):
         return
     published = await repo.versions_in_state(session, package.id, "published")
     if not published:
@@ -200,17 +228,22 @@ async def rebuild_packuments(
 
 
 async def _package_snapshot(
-    ctx: AppContext, session: AsyncSession, package: Package, versions: Sequence[Version]
+    ctx: AppContext,
+    session: AsyncSession,
+    package: Package,
+    versions: Sequence[Version],
+    tags: dict[str, str] | None = None,
 ) -> PackageSnapshot:
-    users = await repo.maintainers(session, package.id)
+    if tags is None:
+        tags = await repo.dist_tags(session, package.id)
     return PackageSnapshot(
         name=package.name,
         rev=package.rev,
         created_at=package.created_at,
         modified_at=package.modified_at,
         base_url=ctx.settings.base_url,
-        maintainers=[{"name": u.name, "email": u.email or ""} for u in users],
-        dist_tags=await repo.dist_tags(session, package.id),
+        maintainers=await repo.maintainer_contacts(session, package.id),
+        dist_tags=dict(sorted(tags.items())),
         versions=[_snapshot(v) for v in versions],
     )
 
@@ -223,22 +256,26 @@ def _store(package: Package, snap: PackageSnapshot, built: BuiltPackument) -> No
 
 
 async def extend_packuments(
-    ctx: AppContext, session: AsyncSession, package: Package, added: Version
+    ctx: AppContext,
+    session: AsyncSession,
+    package: Package,
+    added: Version,
+    tags: dict[str, str] | None = None,
 ) -> bool:
     """Add one newly live version to the stored documents without reading the other
     versions (packument.append splices it into the stored bytes); False when a full
     rebuild is needed instead."""
-    old = (
-        await session.execute(
-            select(Package.packument_full, Package.packument_abbrev, Package.packument_base).where(
-                Package.id == package.id
-            )
-        )
-    ).first()
+    conn = await sql.connection(session)
+    old = (await conn.execute(sql.STORED_DOCUMENTS, {"package_id": package.id})).first()
     if old is None or old[0] is None or old[1] is None or old[2] != ctx.settings.base_url:
         return False
-    snap = await _package_snapshot(ctx, session, package, [added])
-    built = await anyio.to_thread.run_sync(append, snap, snap.versions[0], old[0], old[1])
+    snap = await _package_snapshot(ctx, session, package, [added], tags)
+    if len(old[0]) <= _INLINE_SPLICE_BYTES:
+        # Cheaper than the hop to a worker thread and back, which this transaction would
+        # wait for while it holds the write lock (every other publish waits with it).
+        built = append(snap, snap.versions[0], old[0], old[1])
+    else:
+        built = await anyio.to_thread.run_sync(append, snap, snap.versions[0], old[0], old[1])
     if built is None:
         return False
     _store(package, snap, built)
@@ -279,16 +316,16 @@ def _search_fields(package: Package, snap: PackageSnapshot) -> None:
 
 async def locked_package(session: AsyncSession, name: str, principal: Principal) -> Package | None:
     """Re-check ownership inside the write transaction (it may have changed since `authorize`,
-    which runs before the transaction because the second-factor check writes on its own)."""
-    package, ref = await repo.package_ref(session, name, principal)
-    for _ in range(3):
-        if package is None or await lock_package(session, package):
-            break
-        # Deleted while we waited for its lock (the expiry sweep released a reservation
-        # whose last stage lapsed): the name is free again, so look it up afresh.
-        session.expunge(package)
-        package, ref = await repo.package_ref(session, name, principal)
-    if package is not None and not ref.is_maintainer:
+    which runs before the transaction because the second-factor check writes on its own).
+
+    The package is locked by the same query. A row deleted while we waited for its lock
+    (the expiry sweep released a reservation whose last stage lapsed) is not returned:
+    the name is free again."""
+    package, ref = await repo.package_ref(session, name, principal, lock=True)
+    if package is None:
+        return None
+    session.info.setdefault(_LOCKED, set()).add(package.id)
+    if not ref.is_maintainer:
         if ref.access != "public":
             raise PackageNotFound(name)
         raise Forbidden(f"You do not have permission to change {name}.")

@@ -16,18 +16,20 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from airlock.audit.events import Event, record
+from airlock.audit.events import Event, insert_record
 from airlock.authz.actions import Action
 from airlock.authz.policy import authorize, check_access
 from airlock.authz.principal import PackageRef, Principal
 from airlock.context import AppContext
 from airlock.errors import AirlockError, Conflict, Forbidden, Unauthorized
 from airlock.packages import repository as repo
+from airlock.packages import statements as sql
 from airlock.packages.errors import StagedVersionConflict, VersionConflict
 from airlock.packages.models import Package, Version
 from airlock.packages.service import (
@@ -78,7 +80,7 @@ async def check_may_write(
     if principal.user is None:
         raise Unauthorized(f"You must be logged in to publish or change {name}. Run `npm login`.")
     async with ctx.db.read(point=True) as session:
-        _, ref = await repo.package_ref(session, name, principal)
+        ref = await repo.ref_only(session, name, principal)
     refusal: AirlockError | None = None
     for action in actions:
         try:
@@ -93,8 +95,7 @@ async def check_may_write(
 async def package_ref(ctx: AppContext, principal: Principal, name: str) -> PackageRef:
     """What the policy needs to know about `name`, as `principal` sees it."""
     async with ctx.db.read(point=True) as session:
-        _, ref = await repo.package_ref(session, name, principal)
-    return ref
+        return await repo.ref_only(session, name, principal)
 
 
 def describe_publish(uploads: Sequence[Upload]) -> str:
@@ -175,19 +176,18 @@ async def write_version_rows(
     if package is None:
         package = await create_package(ctx, session, upload.name, principal.user.id, upload.access)
     else:
-        # A lapsed stage that the sweep has not deleted yet must not hold the number.
-        freed = await repo.delete_lapsed_stage(session, package.id, upload.version, ctx.clock.now())
-        await check_version_free(ctx, session, package, upload.version)
+        freed = await check_version_free(ctx, session, package, upload.version)
     version = new_version_row(ctx, package, upload, keys, state=kind.state)
     version.npm_user = npm_user_for(principal)
     if decorate is not None:
         decorate(version, package)
-    session.add(version)
-    await session.flush()
     if kind.state == PUBLISHED:
+        # The new row is inserted by make_live, already live (one INSERT, no UPDATE).
         await make_live(ctx, session, package, version, upload.tag, npm_user_for(principal))
+    else:
+        session.add(version)
     extra = {"stage_id": str(version.id)} if kind.state == STAGED else {}
-    record(
+    await insert_record(
         session,
         ctx.clock,
         kind.event,
@@ -202,30 +202,23 @@ async def write_version_rows(
 
 async def check_version_free(
     ctx: AppContext, session: AsyncSession, package: Package, version: str
-) -> None:
-    """Refuse a number that is published, staged or was ever used, up to build metadata.
+) -> list[str | None]:
+    """Refuse a number that is published, staged or was ever used, up to build metadata;
+    give the blob keys of a lapsed stage that held it and was deleted now.
 
     Semver (and npm) treat `1.0.0+x` as the same version as `1.0.0`: a published,
     staged or unpublished `1.0.0` takes every `1.0.0+...`, and the other way round.
     """
-    core = version.split("+", 1)[0]
-    existing = (
-        await session.execute(
-            select(Version)
-            .where(
-                Version.package_id == package.id,
-                or_(
-                    Version.version == core,
-                    Version.version.startswith(f"{core}+", autoescape=True),
-                ),
-            )
-            .order_by(Version.created_at)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    freed: list[str | None] = []
+    existing = await _same_version(session, package, version)
+    if existing is not None and existing.state == STAGED and _lapsed(existing, ctx):
+        # A lapsed stage that the sweep has not deleted yet must not hold the number.
+        # Looked for first, so the common case (a free number) costs no DELETE.
+        freed = await repo.delete_lapsed_stage(session, package.id, version, ctx.clock.now())
+        existing = await _same_version(session, package, version) if freed else existing
     if existing is None:
         await _check_version_count(ctx, session, package)
-        return
+        return freed
     same = "" if existing.version == version else f" ({existing.version}, equal in semver)"
     if existing.state == STAGED:
         raise StagedVersionConflict(
@@ -242,12 +235,28 @@ async def check_version_free(
     )
 
 
+# (id, version, state, expires_at) of a version row.
+NumberRow = Row[uuid.UUID, str, str, datetime | None]
+
+
+def _lapsed(row: NumberRow, ctx: AppContext) -> bool:
+    return row.expires_at is not None and row.expires_at <= ctx.clock.now()
+
+
+async def _same_version(session: AsyncSession, package: Package, version: str) -> NumberRow | None:
+    """The oldest row whose number equals `version` up to build metadata."""
+    core = version.split("+", 1)[0]
+    params = {"package_id": package.id, "core": core, "core_plus": sql.like_prefix(f"{core}+")}
+    conn = await sql.connection(session)
+    row: NumberRow | None = (await conn.execute(sql.SAME_NUMBER, params)).first()
+    return row
+
+
 async def _check_version_count(ctx: AppContext, session: AsyncSession, package: Package) -> None:
     # Every packument build reads every version: keep one package's history bounded.
     limit = ctx.settings.max_versions_per_package
-    used = await session.scalar(
-        select(func.count()).select_from(Version).where(Version.package_id == package.id)
-    )
+    conn = await sql.connection(session)
+    used = (await conn.execute(sql.VERSION_COUNT, {"package_id": package.id})).scalar()
     if (used or 0) >= limit:
         raise Forbidden(
             f"{package.name} has {used} version numbers, the most one package may have "
