@@ -23,6 +23,7 @@ from sqlalchemy import select
 from airlock.accounts.models import User
 from airlock.accounts.passwords import BCRYPT_PREFIXES
 from airlock.context import AppContext
+from airlock.packages import blobs
 from airlock.packages import repository as repo
 from airlock.packages.models import Maintainer, Package, Version
 from airlock.packages.names import name_problem, scope_of, tarball_filename
@@ -163,16 +164,21 @@ async def _import_package(
         raise ValueError(f"package.json has no valid name ({name!r})")
     versions: dict[str, Any] = doc.get("versions") or {}
     times: dict[str, Any] = doc.get("time") or {}
-    # Blobs first (content-addressed, so a re-run or a crash leaves nothing wrong).
+    # Blobs first (content-addressed, so a re-run or a crash leaves nothing wrong), claimed
+    # and held as every writer does (packages/blobs.py).
     ready: dict[str, tuple[dict[str, Any], bytes]] = {}
+    stored: dict[str, bytes] = {}
     for number, manifest in versions.items():
         data = _tarball(doc_path.parent, name, number, manifest, report)
         if data is not None:
             ready[number] = (manifest, data)
             key = tarball_key(hashlib.sha512(data).hexdigest())
+            await blobs.claim(ctx, [key])
             if not await ctx.blobs.exists(key):
                 await ctx.blobs.put(key, data)
+            stored[key] = data
     async with ctx.db.write() as session:
+        await blobs.hold(ctx, session, stored)
         package = await repo.get_package(session, name)
         if package is None:
             package = await _new_package(ctx, session, name, doc, times)

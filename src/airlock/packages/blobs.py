@@ -6,7 +6,10 @@ transaction loses data: a new row can commit between the check and the delete (r
 review D1). So:
 
 - A writer `claim`s its keys (commits `blobs.claimed_at = now`) BEFORE it looks for or
-  writes the blob, and commits the row that uses it within `blob_grace_seconds`.
+  writes the blob, and `hold`s them again inside the transaction that commits the row
+  using them: the claim is renewed under the registry row's lock, so a writer slower than
+  `blob_grace_seconds` (a loaded machine, a slow store) cannot lose its blob to a collector
+  that ran in between; if one did, `hold` writes the blob again before the row commits.
 - A write the blob store refused outright (`StorageUnavailable.nothing_written`: access
   denied, no such bucket) `release`s the keys it did not write: each registry row goes
   back to what it was before the claim (gone if the claim created it), unless another
@@ -117,6 +120,36 @@ async def release(ctx: AppContext, claimed: Claim, keys: Iterable[str]) -> None:
                     )
     except Exception:
         log.exception("could not release the claim of %s (the sweep removes it)", keys)
+
+
+async def hold(ctx: AppContext, session: AsyncSession, wanted: dict[str, bytes]) -> None:
+    """Inside the write transaction of the rows that use `wanted` (key -> the blob's bytes):
+    renew their claims, under the registry rows' locks until commit. A key whose registry
+    row is gone was collected since `claim` (the writer took longer than the grace period):
+    its blob is written again and its row restored, so the committed row never points at
+    nothing."""
+    if not wanted:
+        return
+    now = ctx.clock.now()
+    held = set(
+        (
+            await session.execute(
+                update(StoredBlob)
+                .where(StoredBlob.key.in_(sorted(wanted)))
+                .values(claimed_at=now)
+                .returning(StoredBlob.key)
+            )
+        ).scalars()
+    )
+    for key in sorted(set(wanted) - held):
+        log.warning("blob %s was collected before its row committed; writing it again", key)
+        await ctx.blobs.put(key, wanted[key])
+        dialect = postgresql if not ctx.db.is_sqlite else sqlite
+        await session.execute(
+            dialect.insert(StoredBlob)
+            .values(key=key, claimed_at=now)
+            .on_conflict_do_update(index_elements=["key"], set_={"claimed_at": now})
+        )
 
 
 def _unreferenced(key: InstrumentedAttribute[str]) -> ColumnElement[bool]:

@@ -28,6 +28,7 @@ from airlock.authz.policy import authorize, check_access
 from airlock.authz.principal import PackageRef, Principal
 from airlock.context import AppContext
 from airlock.errors import AirlockError, Conflict, Forbidden, Unauthorized
+from airlock.packages import blobs
 from airlock.packages import repository as repo
 from airlock.packages import statements as sql
 from airlock.packages.errors import StagedVersionConflict, VersionConflict
@@ -177,6 +178,9 @@ async def write_version_rows(
         package = await create_package(ctx, session, upload.name, principal.user.id, upload.access)
     else:
         freed = await check_version_free(ctx, session, package, upload.version)
+    # Before the row that points at them: the blobs stay ours until commit, however long
+    # this took since they were claimed.
+    await blobs.hold(ctx, session, _blob_bytes(upload, keys))
     version = new_version_row(ctx, package, upload, keys, state=kind.state)
     version.npm_user = npm_user_for(principal)
     if decorate is not None:
@@ -198,6 +202,14 @@ async def write_version_rows(
         **extra,
     )
     return Written(package=package, version=version, freed=freed)
+
+
+def _blob_bytes(upload: Upload, keys: Keys) -> dict[str, bytes]:
+    tarball_key, provenance_key = keys
+    wanted = {tarball_key: upload.tarball}
+    if provenance_key is not None and upload.provenance is not None:
+        wanted[provenance_key] = upload.provenance
+    return wanted
 
 
 async def check_version_free(
