@@ -34,7 +34,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, exists, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -64,7 +63,12 @@ async def claim(ctx: AppContext, keys: Iterable[str | None]) -> Claim:
     now = ctx.clock.now()
     if not wanted:
         return Claim(now, {})
-    dialect = postgresql if not ctx.db.is_sqlite else sqlite
+    # Imported here: the PostgreSQL dialect (~4 MiB) stays out of SQLite processes, and
+    # the SQLite one out of PostgreSQL ones.
+    if ctx.db.is_sqlite:
+        from sqlalchemy.dialects import sqlite as dialect
+    else:
+        from sqlalchemy.dialects import postgresql as dialect  # type: ignore[no-redef]
     stmt = dialect.insert(StoredBlob).values([{"key": k, "claimed_at": now} for k in wanted])
     stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"claimed_at": now})
     async with ctx.db.write() as session:
