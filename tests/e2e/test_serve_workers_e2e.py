@@ -35,7 +35,10 @@ def _status(pid: int, key: str) -> int:
 
 
 def _cmdline(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""  # exited (and reaped) since `ps` listed it
 
 
 def _workers(parent: int) -> list[int]:
