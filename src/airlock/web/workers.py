@@ -277,8 +277,17 @@ def _describe(status: int) -> str:
 # --- worker -------------------------------------------------------------------------
 
 
+_WORKER_SKIPS = ("rich", "pydantic.v1")
+
+
 def run_worker() -> None:
     """One worker: uvicorn on the supervisor's socket, the app built from the settings."""
+    # Optional imports a worker does not need, refused (ImportError) so they are never
+    # loaded: structlog renders tracebacks with rich when it can import it (rich and
+    # pygments, ~4 MiB; Airlock's logs use plain tracebacks), and FastAPI checks each
+    # route's models against pydantic.v1 when it can import it (~2 MiB; none are).
+    for optional in _WORKER_SKIPS:
+        sys.modules.setdefault(optional, None)  # type: ignore[arg-type]
     import uvicorn
 
     from airlock.observability.logs import configure_logging
