@@ -96,18 +96,13 @@ def _log(settings: dict[str, Any], level: str, message: str) -> None:
     if levels.index(level) < levels.index(str(settings["log_level"]).lower()):
         return
     fmt = settings["log_format"]
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if fmt == "json" or (fmt == "auto" and not sys.stderr.isatty()):
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
         line = json.dumps(
-            {
-                "event": message,
-                "level": level,
-                "logger": "airlock.supervisor",
-                "timestamp": f"{stamp}Z",
-            }
+            {"event": message, "level": level, "logger": "airlock.supervisor", "timestamp": stamp}
         )
     else:
-        line = f"[{level:<9}] {message} [airlock.supervisor]"
+        line = f"{stamp} [{level:<9}] {message} [airlock.supervisor]"
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
 
