@@ -15,10 +15,9 @@ import hmac
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
-import httpx
 import orjson
 from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,11 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from airlock.audit.events import Event, record
 from airlock.audit.models import AuditEvent
 from airlock.context import AppContext
+from airlock.lazy import lazy_module
 from airlock.notifications import email
 from airlock.notifications.models import Delivery, OutboxEvent, PackageHook
 from airlock.packages import repository as packages_repo
 from airlock.packages.models import Package, Version
 from airlock.twofactor.encryption import cipher
+
+if TYPE_CHECKING:
+    import httpx
+else:  # loaded on first use: ~4 MiB a server worker would carry from start-up
+    httpx = lazy_module("httpx")
 
 log = logging.getLogger("airlock.notifications")
 

@@ -43,7 +43,10 @@ def configure_logging(level: str, log_format: str) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_dumps)
         if wants_json(log_format)
-        else structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks whether or not rich is installed (server workers do not load it).
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -13,15 +13,15 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from airlock.issuer_urls import check_issuer_url
 from airlock.lazy import lazy_module
 from airlock.oidc.errors import ExchangeError, IssuerUnavailable
 
 if TYPE_CHECKING:
+    import httpx
     import jwt
-else:  # loaded on first use: PyJWT imports cryptography (~10 MiB per process)
+else:  # loaded on first use: PyJWT imports cryptography (~10 MiB per process), httpx ~4
+    httpx = lazy_module("httpx")
     jwt = lazy_module("jwt")
 
 _MAX_DOCUMENT_BYTES = 256 * 1024

@@ -37,7 +37,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, exists, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -74,8 +73,7 @@ async def claim(ctx: AppContext, keys: Iterable[str | None]) -> Claim:
         rows = await conn.execute(_CLAIMED, {"keys": wanted})
         before: dict[str, datetime | None] = dict.fromkeys(wanted)
         before.update({key: at for key, at in rows})
-        upsert = _UPSERT_SQLITE if ctx.db.is_sqlite else _UPSERT_POSTGRESQL
-        await conn.execute(upsert, [{"key": k, "claimed_at": now} for k in wanted])
+        await conn.execute(_upsert(ctx), [{"key": k, "claimed_at": now} for k in wanted])
     return Claim(now, before)
 
 
@@ -87,15 +85,24 @@ _CLAIMED = (
 )
 
 
-def _upsert(dialect: Any) -> Any:
-    stmt = dialect.insert(_BLOBS)
-    return stmt.on_conflict_do_update(
-        index_elements=["key"], set_={"claimed_at": stmt.excluded.claimed_at}
-    )
+_UPSERTS: dict[bool, Any] = {}
 
 
-_UPSERT_SQLITE = _upsert(sqlite)
-_UPSERT_POSTGRESQL = _upsert(postgresql)
+def _upsert(ctx: AppContext) -> Any:
+    """INSERT ... ON CONFLICT (key) DO UPDATE claimed_at, built once per dialect. The
+    dialect is imported on first use: PostgreSQL's (~4 MiB) stays out of SQLite processes,
+    and SQLite's out of PostgreSQL ones."""
+    is_sqlite = ctx.db.is_sqlite
+    if is_sqlite not in _UPSERTS:
+        if is_sqlite:
+            from sqlalchemy.dialects import sqlite as dialect
+        else:
+            from sqlalchemy.dialects import postgresql as dialect  # type: ignore[no-redef]
+        stmt = dialect.insert(StoredBlob)
+        _UPSERTS[is_sqlite] = stmt.on_conflict_do_update(
+            index_elements=["key"], set_={"claimed_at": stmt.excluded.claimed_at}
+        )
+    return _UPSERTS[is_sqlite]
 
 
 async def release(ctx: AppContext, claimed: Claim, keys: Iterable[str]) -> None:
@@ -144,12 +151,7 @@ async def hold(ctx: AppContext, session: AsyncSession, wanted: dict[str, bytes])
     for key in sorted(set(wanted) - held):
         log.warning("blob %s was collected before its row committed; writing it again", key)
         await ctx.blobs.put(key, wanted[key])
-        dialect = postgresql if not ctx.db.is_sqlite else sqlite
-        await session.execute(
-            dialect.insert(StoredBlob)
-            .values(key=key, claimed_at=now)
-            .on_conflict_do_update(index_elements=["key"], set_={"claimed_at": now})
-        )
+        await session.execute(_upsert(ctx), [{"key": key, "claimed_at": now}])
 
 
 def _unreferenced(key: InstrumentedAttribute[str]) -> ColumnElement[bool]:

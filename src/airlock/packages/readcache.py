@@ -27,6 +27,7 @@ import os
 import struct
 import time
 import uuid
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +49,10 @@ _FORMS = {
     (True, True): Package.packument_abbrev_gz,
 }
 _BATCH = 500
+
+
+def _gunzip(body: bytes) -> bytes:
+    return zlib.decompress(body, wbits=31)  # a gzip stream (header and trailer checked)
 
 
 @dataclass(frozen=True)
@@ -253,32 +258,40 @@ class ReadCache:
         """One stored form of the packument (None: nothing published, or the entry is
         outdated; the caller then lets the slow path read the database).
 
-        Large documents are stored without their gzip form (packument.GZIP_STORED_MAX):
-        the first gzip read compresses the plain bytes in a thread, once per revision,
-        and later reads get the cached result."""
+        Memory: when the gzip form is stored (documents up to packument.GZIP_STORED_MAX),
+        only that form is kept, and a plain read decompresses it (microseconds for such a
+        document; npm always asks for gzip). Large documents are stored without their gzip
+        form: their plain bytes are kept, and the first gzip read compresses them in a
+        thread, once per revision; later reads get the cached result."""
         key = (abbreviated, gzip)
         body = entry.docs.get(key)
         if body is not None or entry.package_id is None or entry.etag is None:
             return body
+        packed = entry.docs.get((abbreviated, True))
+        if not gzip and packed is not None:
+            return _gunzip(packed)
         async with self.db.read() as session:
             row = (
                 await session.execute(
-                    select(Package.etag, _FORMS[key]).where(Package.id == entry.package_id)
+                    select(
+                        Package.etag, _FORMS[(abbreviated, False)], _FORMS[(abbreviated, True)]
+                    ).where(Package.id == entry.package_id)
                 )
             ).first()
         # Only keep bytes of the revision the entry describes. If a write landed in
         # between (another instance, or the start-up rebuild for a new public URL),
         # forget the entry: the caller answers from the database this once.
-        if row is not None and row[0] == entry.etag and row[1] is not None:
-            body = entry.docs[key] = row[1]
-            return body
-        if row is None or row[0] != entry.etag or not gzip:
+        if row is None or row[0] != entry.etag or row[1] is None:
             if self._entries.get(name) is entry:
                 del self._entries[name]
             return None
-        plain = await self.document(name, entry, abbreviated, False)
-        if plain is None:
-            return None
+        plain, packed = row[1], row[2]
+        if packed is not None:
+            entry.docs[(abbreviated, True)] = packed
+            return packed if gzip else plain
+        entry.docs[(abbreviated, False)] = plain
+        if not gzip:
+            return plain
         pending = entry.compressing.get(key)
         if pending is None:
             loop = asyncio.get_running_loop()

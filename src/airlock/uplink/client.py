@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import httpx
-
 from airlock.context import AppContext
+from airlock.lazy import lazy_module
 from airlock.settings import Settings
 from airlock.uplink.errors import UplinkDown
+
+if TYPE_CHECKING:
+    import httpx
+else:  # loaded on first use: ~4 MiB a server worker would carry from start-up
+    httpx = lazy_module("httpx")
 
 USER_AGENT = "airlock-uplink"
 CORGI = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*"

@@ -7,7 +7,6 @@ import base64
 import io
 from urllib.parse import parse_qs, urlsplit
 
-import segno
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -22,6 +21,8 @@ router = APIRouter(prefix=PREFIX)
 
 
 def _qr_data_uri(url: str) -> str:
+    import segno  # on first use: ~1 MiB a worker would carry from start-up
+
     buf = io.BytesIO()
     segno.make(url, error="m").save(buf, kind="svg", scale=5, border=2)
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
