@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from airlock.audit.models import AuditEvent
 from airlock.audit.origin import current as current_origin
 from airlock.clock import Clock
+from airlock.db.base import table_of
 from airlock.notifications.models import OutboxEvent
 from airlock.notifications.outbox import enqueue, outbox_row
 from airlock.observability.metrics import note_event
@@ -114,14 +115,8 @@ def _row(
     )
 
 
-def _table(model: Any) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-_AUDIT = _table(AuditEvent)
-_OUTBOX = _table(OutboxEvent)
+_AUDIT = table_of(AuditEvent)
+_OUTBOX = table_of(OutboxEvent)
 _INSERT_AUDIT = insert(_AUDIT)
 _INSERT_OUTBOX = insert(_OUTBOX)
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import JSON, DateTime, MetaData, Table, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
@@ -65,3 +65,10 @@ class Base(DeclarativeBase):
 
 def new_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+def table_of(model: Any) -> Table:
+    """The Core table of a mapped class (for Core statements built once at import)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -11,26 +11,18 @@ layer. They return plain rows; nothing here is tracked by the session.
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from airlock.accounts.models import User
+from airlock.db.base import table_of
 from airlock.packages.models import DistTag, Maintainer, Package, Version
 
-
-def _table(model: Any) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-packages = _table(Package)
-versions = _table(Version)
-dist_tags = _table(DistTag)
-maintainers = _table(Maintainer)
-users = _table(User)
+packages = table_of(Package)
+versions = table_of(Version)
+dist_tags = table_of(DistTag)
+maintainers = table_of(Maintainer)
+users = table_of(User)
 
 
 async def connection(session: AsyncSession) -> AsyncConnection:
